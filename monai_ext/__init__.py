@@ -1,0 +1,8 @@
+"""MONAI extensions for the chest X-ray lung segmentation and COVID-19 classification bundles.
+
+Only what MONAI, Ignite, pydicom, scikit-image and torchvision lack lives here:
+CXR loading (PNG/JPEG/DICOM), lung-mask transforms, the FPN-DenseNet121 network
+wrapper, data-list builders, the synthetic dataset, reporting and the study driver.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,54 @@
+"""``python -m monai_ext.data_lists {covid-qu-ex,covidx} --root DIR --out FILE ...``"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from monai_ext.data_lists.common import format_counts, write_datalist
+from monai_ext.data_lists.covid_qu_ex import build_covid_qu_ex
+from monai_ext.data_lists.covidx import CLASS_SETS, build_covidx
+from monai_ext.errors import DataListError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monai_ext.data_lists", description="Build MONAI data-list JSON.")
+    sub = parser.add_subparsers(dest="dataset", required=True)
+    qu = sub.add_parser("covid-qu-ex", help="COVID-QU-Ex 'Lung Segmentation Data': image/mask pairs, Train/Val/Test")
+    qu.add_argument("--root", required=True, help="the folder holding Train/, Val/, Test/")
+    qu.add_argument("--out", required=True, help="data-list JSON to write")
+    cx = sub.add_parser("covidx", help="COVIDx CXR-3: train/test lists, patient-grouped validation split")
+    cx.add_argument("--root", required=True, help="the folder holding train/, test/, train.txt, test.txt")
+    cx.add_argument("--out", required=True, help="data-list JSON to write")
+    cx.add_argument("--classes", choices=sorted(CLASS_SETS), default="binary")
+    cx.add_argument("--val-fraction", type=float, default=0.1, help="share of train held out for validation")
+    cx.add_argument("--seed", type=int, default=0)
+    cx.add_argument("--masks", default=None, help="folder of predicted lung masks: adds the 'lung' key")
+    cx.add_argument("--train-list", default=None, help="train list file name, instead of train.txt / train_3class.txt")
+    cx.add_argument("--test-list", default=None, help="test list file name, instead of test.txt / test_3class.txt")
+    cx.add_argument("--no-check-files", action="store_true", help="do not check that image files exist")
+    cx.add_argument("--skip-missing", action="store_true", help="drop rows whose file is missing, with a report")
+    args = parser.parse_args(argv)
+    try:
+        if args.dataset == "covid-qu-ex":
+            datalist = build_covid_qu_ex(args.root)
+        else:
+            datalist = build_covidx(
+                args.root, args.classes, args.val_fraction, args.seed, args.masks,
+                args.train_list, args.test_list, not args.no_check_files, args.skip_missing,
+            )
+    except DataListError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    write_datalist(datalist, args.out)
+    print(f"{args.out} ({datalist['dataset']}, classes {datalist['classes']})")
+    print(format_counts(datalist))
+    if datalist.get("missing_splits"):
+        print(f"note: no {', '.join(datalist['missing_splits'])} folder under {args.root}: those splits are empty")
+    if datalist.get("skipped_missing"):
+        print(f"skipped {len(datalist['skipped_missing'])} rows whose file is missing, first: {datalist['skipped_missing'][:5]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Data list from the COVIDx CXR-3 layout: ``train/``, ``test/`` and the published label lists.
+
+Each list row is ``patient_id filename class source``. The validation split is carved out of
+train, stratified by class and grouped by patient; test stays the published test list.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from monai_ext.data.image_writer import mask_name_for
+from monai_ext.data_lists.common import Problems, count_by_class, grouped_stratified_split
+from monai_ext.errors import DataListError
+
+__all__ = ["CLASS_SETS", "build_covidx", "read_label_list"]
+
+#: class order per task; the label index is the position (the positive class last)
+CLASS_SETS = {"binary": ["negative", "positive"], "3class": ["normal", "pneumonia", "COVID-19"]}
+#: list files tried in order: the dataset download's names, then COVID-Net's repository names
+LIST_NAMES = {
+    ("binary", "train"): ("train.txt", "train_COVIDx_CXR-3B.txt"),
+    ("binary", "test"): ("test.txt", "test_COVIDx_CXR-3B.txt"),
+    ("3class", "train"): ("train_3class.txt", "train_COVIDx_CXR-3A.txt"),
+    ("3class", "test"): ("test_3class.txt", "test_COVIDx_CXR-3A.txt"),
+}
+
+
+def read_label_list(path: Path, classes: list[str]) -> list[dict[str, Any]]:
+    """Parse one COVIDx list; class names match case-insensitively.
+
+    Raises:
+        DataListError: malformed rows, unknown class names or duplicate file names (counts and first rows).
+    """
+    lookup = {c.lower(): c for c in classes}
+    problems = Problems(f"{path}: label list problems")
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 4:
+            problems.add("rows without 'patient_id filename class source'", f"line {number}: {line.strip()}")
+            continue
+        # a file name with spaces keeps them: the class and source are always the last two fields
+        patient_id, filename, class_name, source = fields[0], " ".join(fields[1:-2]), fields[-2], fields[-1]
+        if class_name.lower() not in lookup:
+            problems.add(f"rows with a class not in {classes}", f"line {number}: {class_name}")
+            continue
+        if filename in seen:
+            problems.add("duplicate rows", f"line {number}: {filename}")
+            continue
+        seen.add(filename)
+        canonical = lookup[class_name.lower()]
+        rows.append(
+            {"file": filename, "label": classes.index(canonical), "class_name": canonical,
+             "patient_id": patient_id, "source": source}
+        )
+    problems.raise_if_any()
+    if not rows:
+        raise DataListError(f"{path}: the label list has no rows")
+    return rows
+
+
+def _find_list(root: Path, classes: str, split: str, given: str | None) -> Path:
+    candidates = [given] if given else LIST_NAMES[(classes, split)]
+    for name in candidates:
+        path = root / name if not os.path.isabs(name) else Path(name)
+        if path.is_file():
+            return path
+    raise DataListError(f"{root}: no {split} label list (looked for {', '.join(candidates)})")
+
+
+def build_covidx(
+    root: str | os.PathLike,
+    classes: str = "binary",
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    masks: str | os.PathLike | None = None,
+    train_list: str | None = None,
+    test_list: str | None = None,
+    check_files: bool = True,
+    skip_missing: bool = False,
+) -> dict[str, Any]:
+    """Build the training/validation/test data list of a COVIDx CXR-3 folder.
+
+    Args:
+        root: the folder holding ``train/``, ``test/`` and the lists.
+        classes: ``"binary"`` (positive/negative) or ``"3class"`` (COVID-19/pneumonia/normal).
+        val_fraction: share of each class of train moved, by whole patients, to validation.
+        seed: seed of the validation split.
+        masks: folder of predicted lung masks (``<masks>/<split>/<image stem>.png``, as the
+            segmentation bundle's inference writes them); adds a ``lung`` key relative to it.
+        train_list, test_list: list file names (relative to ``root``) instead of the defaults.
+        check_files: refuse rows whose image (or mask) file is missing.
+        skip_missing: drop such rows with a report instead of refusing them.
+
+    Raises:
+        DataListError: bad rows, missing files, a patient in both train and test (counts and first names).
+    """
+    root = Path(root)
+    if classes not in CLASS_SETS:
+        raise DataListError(f"--classes must be one of {sorted(CLASS_SETS)}, got {classes!r}")
+    if not root.is_dir():
+        raise DataListError(f"{root}: no such folder (expected a COVIDx CXR-3 folder with train/, test/, train.txt)")
+    names = CLASS_SETS[classes]
+    tables = {
+        "train": read_label_list(_find_list(root, classes, "train", train_list), names),
+        "test": read_label_list(_find_list(root, classes, "test", test_list), names),
+    }
+    crossing = sorted({r["patient_id"] for r in tables["train"]} & {r["patient_id"] for r in tables["test"]})
+    problems = Problems(f"{root}: COVIDx problems")
+    for pid in crossing:
+        problems.add("patients in both the train and test lists", pid)
+
+    dropped: list[str] = []
+    split_items: dict[str, list[dict[str, Any]]] = {}
+    for folder, rows in tables.items():
+        if check_files and not (root / folder).is_dir():
+            problems.add("image folders missing", str(root / folder))
+            continue
+        items = []
+        for row in rows:
+            image = f"{folder}/{row['file']}"
+            item = {"image": image, **{k: row[k] for k in ("label", "class_name", "patient_id", "source")}}
+            missing = check_files and not (root / image).is_file()
+            if masks is not None:
+                item["lung"] = mask_name_for(image)
+                if check_files and not missing and not (Path(masks) / item["lung"]).is_file():
+                    missing = True
+                    kind = "rows without a lung mask in " + str(masks)
+                    dropped.append(image) if skip_missing else problems.add(kind, item["lung"])
+                    continue
+            if missing:
+                dropped.append(image) if skip_missing else problems.add("rows whose image file is missing", image)
+                continue
+            items.append(item)
+        split_items[folder] = items
+    problems.raise_if_any()
+
+    training, validation = grouped_stratified_split(split_items["train"], val_fraction, seed)
+    datalist: dict[str, Any] = {
+        "dataset": "covidx-cxr3",
+        "classes": names,
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "training": training,
+        "validation": validation,
+        "test": split_items["test"],
+    }
+    if dropped:
+        datalist["skipped_missing"] = dropped
+    datalist["counts"] = {s: count_by_class(datalist[s], names) for s in ("training", "validation", "test")}
+    datalist["sources"] = {s: dict(sorted(Counter(i["source"] for i in datalist[s]).items())) for s in ("training", "validation", "test")}
+    return datalist

@@ -1,0 +1,40 @@
+"""Shared fixtures: a tiny synthetic dataset, the real chest DICOM from pydicom-data, the dev sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """A small synthetic dataset (64 px) in both layouts, made once per test session."""
+    from monai_ext.synthetic import write_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("synthetic")
+    write_synthetic_dataset(root, n_seg=15, n_cls=30, size=64, seed=3)
+    return root
+
+
+@pytest.fixture(scope="session")
+def rg1_paths() -> dict[str, Path]:
+    """The real chest CR of pydicom-data: uncompressed, JPEG 2000 lossless and lossy."""
+    from pydicom.data import get_testdata_file
+
+    return {name: Path(get_testdata_file(f"RG1_{name}.dcm")) for name in ("UNCR", "J2KR", "J2KI")}
+
+
+def shared_data(name: str) -> Path:
+    """A folder of ../shared/data, or skip the test when this checkout has none beside it."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"{path} is not present beside this checkout")
+    return path
+
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
