@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from monai_ext.synthetic.dataset import write_synthetic_dataset
+from monai_ext.synthetic.dataset import DEFAULTS, write_synthetic_dataset
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,10 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Write a deterministic synthetic chest X-ray dataset in the COVID-QU-Ex and COVIDx CXR-3 layouts.",
     )
     parser.add_argument("--out", required=True, help="output folder (lung-seg/, covidx/, covidx-lung-gt/ go inside)")
-    parser.add_argument("--n-seg", type=int, default=150, help="images in the lung segmentation set (default 150)")
-    parser.add_argument("--n-cls", type=int, default=300, help="images in the classification set (default 300)")
-    parser.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same bytes")
+    parser.add_argument("--n-seg", type=int, default=DEFAULTS["n_seg"], help="images in the lung segmentation set")
+    parser.add_argument("--n-cls", type=int, default=DEFAULTS["n_cls"], help="images in the classification set")
+    parser.add_argument("--size", type=int, default=DEFAULTS["size"], help="image side in pixels")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed; same seed, same bytes")
     args = parser.parse_args(argv)
     start = time.time()
     try:

@@ -1,0 +1,38 @@
+"""Dictionary forms of the lung-mask transforms."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+
+from monai.config import KeysCollection
+from monai.transforms import MapTransform
+
+from monai_ext.transforms.mask.array import SaveLungMask
+
+__all__ = ["SaveLungMaskd", "SaveLungMaskD", "SaveLungMaskDict"]
+
+
+class SaveLungMaskd(MapTransform):
+    """Dictionary wrapper of :class:`SaveLungMask`; the file is named after ``data[name_key]``,
+    or, without it, after the source file's name in the mask's metadata."""
+
+    def __init__(
+        self, keys: KeysCollection, output_dir: str | os.PathLike, name_key: str = "name", allow_missing_keys: bool = False
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.saver = SaveLungMask(output_dir)
+        self.name_key = name_key
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            name = d.get(self.name_key)
+            if name is None:
+                name = Path(str(getattr(d[key], "meta", {}).get("filename_or_obj", key))).name
+            self.saver(d[key], str(name))
+        return d
+
+
+SaveLungMaskD = SaveLungMaskDict = SaveLungMaskd
