@@ -37,10 +37,33 @@ data_lists/synthetic_lung_seg.json: $(SYNTH)/synthetic.json
 	$(PY) -m monai_ext.data_lists covid-qu-ex --root $(SYNTH)/lung-seg --out $@
 
 data_lists/synthetic_covidx.json: $(SYNTH)/synthetic.json
-	$(PY) -m monai_ext.data_lists covidx --root $(SYNTH)/covidx --out $@ --classes binary --val-fraction 0.15 --seed 0
+	$(PY) -m monai_ext.data_lists covidx --root $(SYNTH)/covidx --out $@ --classes binary --val-fraction 0.15 --seed 0 --masks $(SYNTH)/covidx-lung-gt
+
+# The main job on the synthetic data, with the bundles' documented commands: train the lung
+# segmentation bundle, predict masks for the COVIDx-layout images, train and evaluate a classifier
+# on the segmented lungs. Outputs go to results/demo/ (the bundles' own models/ stay untouched).
+DEMO := results/demo
+SEG := bundles/cxr_lung_segmentation/configs
+CLS := bundles/cxr_covid_classification/configs
+BUNDLE_RUN := $(PY) -m monai.bundle run
 
 demo: data
-	@echo "synthetic data in $(SYNTH); data lists in data_lists/"
+	$(BUNDLE_RUN) training --config_file $(SEG)/train.json --image_size 128 --max_epochs 4 \
+		--output_dir $(DEMO)/seg --ckpt_dir $(DEMO)/seg/models
+	$(BUNDLE_RUN) evaluating --config_file "['$(SEG)/train.json','$(SEG)/evaluate.json']" --image_size 128 \
+		--ckpt_dir $(DEMO)/seg/models --output_dir $(DEMO)/seg/eval
+	$(BUNDLE_RUN) --config_file $(SEG)/inference.json --image_size 128 --dataset_dir $(SYNTH)/covidx \
+		--ckpt_dir $(DEMO)/seg/models --output_dir $(DEMO)/masks
+	$(PY) -m monai_ext.data_lists covidx --root $(SYNTH)/covidx --masks $(DEMO)/masks --val-fraction 0.15 \
+		--out $(DEMO)/covidx_predicted_masks.json
+	$(BUNDLE_RUN) training --config_file $(CLS)/train.json --datalist $(DEMO)/covidx_predicted_masks.json \
+		--mask_dir $(DEMO)/masks --input_mode lung --image_size 96 --max_epochs 6 \
+		--output_dir $(DEMO)/cls --ckpt_dir $(DEMO)/cls/models
+	$(BUNDLE_RUN) evaluating --config_file "['$(CLS)/train.json','$(CLS)/evaluate.json']" \
+		--datalist $(DEMO)/covidx_predicted_masks.json --mask_dir $(DEMO)/masks --input_mode lung --image_size 96 \
+		--ckpt_dir $(DEMO)/cls/models --output_dir $(DEMO)/cls/eval
+	@echo "segmentation: $(DEMO)/seg/eval/metrics_summary.json; masks: $(DEMO)/masks"
+	@echo "classification (lung input, test split): $(DEMO)/cls/eval/metrics.csv"
 
 clean:
 	rm -rf $(SYNTH) results

@@ -2,6 +2,7 @@
 
 from monai_ext.data.datalist import (
     classification_items,
+    datalist_classes,
     find_cxr_images,
     inference_items,
     readable_items,
@@ -13,6 +14,7 @@ from monai_ext.data.image_writer import mask_name_for, write_dicom_cr, write_png
 __all__ = [
     "IMAGE_SUFFIXES",
     "classification_items",
+    "datalist_classes",
     "find_cxr_images",
     "inference_items",
     "readable_items",

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from monai_ext.data.image_reader import is_cxr_file, read_cxr
+from monai_ext.data.image_writer import mask_name_for
 from monai_ext.errors import CXRError, DataListError
 
-__all__ = ["segmentation_items", "classification_items", "find_cxr_images", "readable_items", "inference_items"]
+__all__ = ["datalist_classes", "segmentation_items", "classification_items", "find_cxr_images", "readable_items", "inference_items"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,14 @@ def _split(datalist: Mapping[str, Any], split: str, where: str) -> list[Mapping[
     if split not in datalist:
         raise DataListError(f"{where}: no {split!r} split (has {[k for k in datalist if isinstance(datalist[k], list)]})")
     return datalist[split]
+
+
+def datalist_classes(datalist: str | os.PathLike | Mapping[str, Any]) -> list[str]:
+    """The class names of a data list (its top-level ``classes``), in label order."""
+    classes = _load(datalist).get("classes")
+    if not classes:
+        raise DataListError(f"{datalist}: no top-level 'classes' list of class names")
+    return list(classes)
 
 
 def segmentation_items(
@@ -124,11 +133,16 @@ def inference_items(
     mask_dir: str | os.PathLike | None = None,
 ) -> list[dict[str, Any]]:
     """Readable inputs for inference: the items of ``split`` of ``datalist`` when one is given,
-    else every image file under ``dataset_dir``."""
+    else every image file under ``dataset_dir`` (with its mask from ``mask_dir`` when there is one)."""
     if datalist:
         items = classification_items(datalist, split, dataset_dir, mask_dir)
         for item in items:
             item.pop("label", None)
     else:
         items = find_cxr_images(dataset_dir)
-    return readable_items(items)
+        if mask_dir:
+            for item in items:
+                mask = Path(mask_dir) / mask_name_for(item["name"])
+                if mask.is_file():
+                    item["lung"] = str(mask)
+    return readable_items(items, keys=("image", "lung"))

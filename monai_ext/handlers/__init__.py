@@ -1,6 +1,17 @@
-"""Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, JSON metric summaries."""
+"""Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, metric and prediction writers."""
 
 from monai_ext.handlers.checkpoint import AtomicCheckpointSaver, LatestCheckpointLoader, latest_checkpoint
+from monai_ext.handlers.classification_writer import ClassificationWriter, flatten_report
 from monai_ext.handlers.metrics_summary import MetricsSummaryJSON
+from monai_ext.handlers.outputs import probs_and_labels, probs_and_onehot
 
-__all__ = ["AtomicCheckpointSaver", "LatestCheckpointLoader", "MetricsSummaryJSON", "latest_checkpoint"]
+__all__ = [
+    "AtomicCheckpointSaver",
+    "ClassificationWriter",
+    "LatestCheckpointLoader",
+    "MetricsSummaryJSON",
+    "flatten_report",
+    "latest_checkpoint",
+    "probs_and_labels",
+    "probs_and_onehot",
+]

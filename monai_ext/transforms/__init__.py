@@ -2,11 +2,33 @@
 
 from monai_ext.transforms.io.array import LoadCXR
 from monai_ext.transforms.io.dictionary import LoadCXRD, LoadCXRd, LoadCXRDict
-from monai_ext.transforms.mask.array import SaveLungMask
-from monai_ext.transforms.mask.dictionary import SaveLungMaskD, SaveLungMaskd, SaveLungMaskDict
+from monai_ext.transforms.mask.array import INPUT_MODES, ApplyLungMask, SaveLungMask
+from monai_ext.transforms.mask.predictor import (
+    LungMaskPredictor,
+    PredictLungMaskD,
+    PredictLungMaskd,
+    PredictLungMaskDict,
+)
+from monai_ext.transforms.mask.dictionary import (
+    ApplyLungMaskD,
+    ApplyLungMaskd,
+    ApplyLungMaskDict,
+    SaveLungMaskD,
+    SaveLungMaskd,
+    SaveLungMaskDict,
+)
 
 __all__ = [
+    "INPUT_MODES",
+    "ApplyLungMask",
+    "ApplyLungMaskD",
+    "ApplyLungMaskDict",
+    "ApplyLungMaskd",
     "LoadCXR",
+    "LungMaskPredictor",
+    "PredictLungMaskD",
+    "PredictLungMaskDict",
+    "PredictLungMaskd",
     "LoadCXRD",
     "LoadCXRDict",
     "LoadCXRd",

@@ -9,9 +9,41 @@ from pathlib import Path
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from monai_ext.transforms.mask.array import SaveLungMask
+from monai_ext.transforms.mask.array import ApplyLungMask, SaveLungMask
 
-__all__ = ["SaveLungMaskd", "SaveLungMaskD", "SaveLungMaskDict"]
+__all__ = [
+    "ApplyLungMaskd",
+    "ApplyLungMaskD",
+    "ApplyLungMaskDict",
+    "SaveLungMaskd",
+    "SaveLungMaskD",
+    "SaveLungMaskDict",
+]
+
+
+class ApplyLungMaskd(MapTransform):
+    """Dictionary wrapper of :class:`ApplyLungMask`: replaces each key's image by the chosen input,
+    using the mask under ``mask_key`` (not needed for ``mode="cxr"``)."""
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        mask_key: str = "lung",
+        mode: str = "cxr",
+        min_fraction: float = 0.02,
+        crop_to_lung: bool = False,
+        margin: float = 0.05,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.mask_key = mask_key
+        self.applier = ApplyLungMask(mode, min_fraction, crop_to_lung, margin)
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.applier(d[key], d.get(self.mask_key))
+        return d
 
 
 class SaveLungMaskd(MapTransform):
@@ -36,3 +68,4 @@ class SaveLungMaskd(MapTransform):
 
 
 SaveLungMaskD = SaveLungMaskDict = SaveLungMaskd
+ApplyLungMaskD = ApplyLungMaskDict = ApplyLungMaskd

@@ -1,0 +1,121 @@
+"""Collecting per-image class probabilities from an evaluator; writing predictions and metrics."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ignite.engine import Engine, Events
+
+from monai_ext.metrics.classification import classification_report
+from monai_ext.utils import atomic_path, write_json
+
+__all__ = ["ClassificationWriter", "flatten_report"]
+
+
+class ClassificationWriter:
+    """Write ``predictions.csv`` (a row per image: name, patient, source, the probability of each
+    class, the predicted class and, when known, the true one) and, when labels are present and
+    ``with_metrics`` is set, ``metrics.json`` and ``metrics.csv`` with every figure and its 95%
+    interval, overall and per source.
+
+    The engine's postprocessing must leave class probabilities (softmax) in ``pred``; the batch
+    items' ``name``, ``patient_id``, ``source`` and ``label`` are read from the decollated batch.
+    """
+
+    def __init__(
+        self, output_dir: str | os.PathLike, class_names: list[str], with_metrics: bool = True, n_bootstrap: int = 1000
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.class_names = list(class_names)
+        self.with_metrics = with_metrics
+        self.n_bootstrap = n_bootstrap
+        self.rows: list[dict[str, Any]] = []
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, lambda e: self.rows.clear())
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
+        engine.add_event_handler(Events.COMPLETED, self.write)
+
+    def collect(self, engine: Engine) -> None:
+        outputs, batch = engine.state.output, engine.state.batch
+        for out, item in zip(outputs, batch):
+            probs = torch.as_tensor(out["pred"]).detach().float().cpu().flatten().numpy()
+            image = item.get("image")
+            row = {
+                "name": item.get("name") or Path(str(getattr(image, "meta", {}).get("filename_or_obj", ""))).name,
+                "patient_id": item.get("patient_id", ""),
+                "source": item.get("source", ""),
+                "probs": probs,
+            }
+            label = item.get("label")
+            if label is not None and torch.as_tensor(label).numel() == 1:
+                row["label"] = int(torch.as_tensor(label).item())
+            self.rows.append(row)
+
+    def write(self, engine: Engine | None = None) -> None:
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        header = ["name", "patient_id", "source", *[f"prob_{c}" for c in self.class_names], "predicted"]
+        labelled = bool(self.rows) and all("label" in r for r in self.rows)
+        if labelled:
+            header.append("true")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        for r in self.rows:
+            line = [r["name"], r["patient_id"], r["source"], *[f"{p:.6f}" for p in r["probs"]]]
+            line.append(self.class_names[int(np.argmax(r["probs"]))])
+            if labelled:
+                line.append(self.class_names[r["label"]])
+            writer.writerow(line)
+        with atomic_path(self.output_dir / "predictions.csv") as tmp:
+            tmp.write_text(buffer.getvalue())
+        if labelled and self.with_metrics:
+            self.write_metrics()
+
+    def write_metrics(self) -> dict[str, Any]:
+        y = np.array([r["label"] for r in self.rows])
+        probs = np.stack([r["probs"] for r in self.rows])
+        sources = np.array([r["source"] for r in self.rows])
+        result = {"overall": classification_report(y, probs, self.class_names, self.n_bootstrap)}
+        if any(sources):
+            result["per_source"] = {
+                str(s): classification_report(y[sources == s], probs[sources == s], self.class_names, self.n_bootstrap)
+                for s in sorted(set(sources))
+            }
+        write_json(result, self.output_dir / "metrics.json")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["scope", "class", "metric", "value", "ci95_low", "ci95_high", "k", "n"])
+        scopes = {"overall": result["overall"], **{f"source={s}": r for s, r in result.get("per_source", {}).items()}}
+        for scope, report in scopes.items():
+            writer.writerows([scope, *row] for row in flatten_report(report))
+        with atomic_path(self.output_dir / "metrics.csv") as tmp:
+            tmp.write_text(buffer.getvalue())
+        return result
+
+
+def flatten_report(report: dict[str, Any]) -> list[list[Any]]:
+    """Rows ``[class, metric, value, ci_low, ci_high, k, n]`` of a :func:`classification_report`."""
+
+    def row(cls: str, metric: str, entry: Any) -> list[Any]:
+        if isinstance(entry, dict):
+            low, high = entry.get("ci95", [None, None])
+            return [cls, metric, entry.get("value"), low, high, entry.get("k", ""), entry.get("n", "")]
+        return [cls, metric, entry, "", "", "", ""]
+
+    rows = [row("all", "accuracy", report["accuracy"]), row("all", "auc", report["auc"])]
+    for cls, figures in report["per_class"].items():
+        rows += [row(cls, m, figures[m]) for m in ("sensitivity", "specificity", "precision", "f1", "auc")]
+    for avg in ("macro", "weighted"):
+        for m in ("sensitivity", "specificity", "precision", "f1"):
+            entry = report[avg][m]
+            if avg == "macro" and m == "f1":  # macro F1 carries its bootstrap interval
+                entry = {"value": entry, "ci95": report["macro"]["f1_ci95"]}
+            rows.append(row(avg, m, entry))
+    return rows

@@ -1,0 +1,142 @@
+"""Classification figures with their 95% intervals: Wilson for proportions, bootstrap for AUC and F1."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+__all__ = ["wilson_interval", "roc_auc", "roc_curve", "confusion_matrix", "classification_report"]
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
+    """Wilson score interval of the proportion ``k / n``; ``(None, None)`` when ``n == 0``."""
+    if n == 0:
+        return None, None
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney U, ties counted half); None when one class is absent."""
+    positive = np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def roc_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False and true positive rates at every distinct threshold, from (0, 0) to (1, 1)."""
+    positive = np.asarray(positive, dtype=bool)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    sorted_scores, sorted_pos = np.asarray(scores)[order], positive[order]
+    last_of_tie = np.r_[np.diff(sorted_scores) != 0, True]
+    tps = np.cumsum(sorted_pos)[last_of_tie]
+    fps = np.cumsum(~sorted_pos)[last_of_tie]
+    tpr = np.r_[0.0, tps / max(1, positive.sum())]
+    fpr = np.r_[0.0, fps / max(1, (~positive).sum())]
+    return fpr, tpr
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """``cm[i, j]``: items of true class ``i`` predicted as ``j``."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return cm
+
+
+def _proportion(k: int, n: int) -> dict[str, Any]:
+    low, high = wilson_interval(k, n)
+    return {"value": k / n if n else None, "ci95": [low, high], "k": int(k), "n": int(n)}
+
+
+def _f1(cm: np.ndarray, c: int) -> float | None:
+    tp, fp, fn = cm[c, c], cm[:, c].sum() - cm[c, c], cm[c, :].sum() - cm[c, c]
+    return float(2 * tp / (2 * tp + fp + fn)) if (2 * tp + fp + fn) else None
+
+
+def _auc_summary(y_true: np.ndarray, probs: np.ndarray) -> float | None:
+    """Binary: AUC of the last (positive) class. Several classes: macro one-vs-rest AUC."""
+    n_classes = probs.shape[1]
+    if n_classes == 2:
+        return roc_auc(y_true == 1, probs[:, 1])
+    aucs = [roc_auc(y_true == c, probs[:, c]) for c in range(n_classes)]
+    return None if any(a is None for a in aucs) else float(np.mean(aucs))
+
+
+def _macro_f1(cm: np.ndarray) -> float | None:
+    f1s = [_f1(cm, c) for c in range(cm.shape[0])]
+    return float(np.mean([f or 0.0 for f in f1s]))
+
+
+def classification_report(
+    y_true: Sequence[int], probs: np.ndarray, class_names: Sequence[str], n_bootstrap: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Every figure of one split: accuracy; per-class sensitivity (recall), specificity, precision and
+    F1; their macro and support-weighted averages; ROC AUC; the confusion matrix.
+
+    Proportions carry 95% Wilson intervals; AUC and macro F1 carry 95% percentile bootstrap intervals
+    (``n_bootstrap`` resamples of the items, fixed ``seed``). The predicted class is the argmax.
+    """
+    y_true = np.asarray(y_true, dtype=int)
+    probs = np.asarray(probs, dtype=np.float64)
+    n, n_classes = probs.shape
+    y_pred = probs.argmax(axis=1)
+    cm = confusion_matrix(y_true, y_pred, n_classes)
+    per_class: dict[str, Any] = {}
+    for c, name in enumerate(class_names):
+        tp = int(cm[c, c])
+        fn = int(cm[c, :].sum()) - tp
+        fp = int(cm[:, c].sum()) - tp
+        tn = n - tp - fn - fp
+        per_class[name] = {
+            "support": tp + fn,
+            "sensitivity": _proportion(tp, tp + fn),
+            "specificity": _proportion(tn, tn + fp),
+            "precision": _proportion(tp, tp + fp),
+            "f1": _f1(cm, c),
+            "auc": roc_auc(y_true == c, probs[:, c]),
+        }
+    support = np.array([per_class[name]["support"] for name in class_names], dtype=float)
+
+    def average(metric: str, weights: np.ndarray | None) -> float | None:
+        values = [per_class[name][metric] for name in class_names]
+        values = [v["value"] if isinstance(v, dict) else v for v in values]
+        if any(v is None for v in values):
+            return None
+        return float(np.average(values, weights=weights))
+
+    rng = np.random.default_rng(seed)
+    boot_auc, boot_f1 = [], []
+    for _ in range(n_bootstrap):
+        idx = rng.integers(0, n, n)
+        auc = _auc_summary(y_true[idx], probs[idx])
+        if auc is not None:
+            boot_auc.append(auc)
+        boot_f1.append(_macro_f1(confusion_matrix(y_true[idx], y_pred[idx], n_classes)))
+
+    def interval(values: list[float]) -> list[float | None]:
+        return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if values else [None, None]
+
+    report = {
+        "n": int(n),
+        "class_names": list(class_names),
+        "accuracy": _proportion(int(np.trace(cm)), n),
+        "auc": {"value": _auc_summary(y_true, probs), "ci95": interval(boot_auc), "bootstrap": n_bootstrap},
+        "per_class": per_class,
+        "macro": {m: average(m, None) for m in ("sensitivity", "specificity", "precision", "f1")},
+        "weighted": {m: average(m, support) for m in ("sensitivity", "specificity", "precision", "f1")},
+        "confusion_matrix": cm.tolist(),
+    }
+    report["macro"]["f1_ci95"] = interval(boot_f1)
+    return report

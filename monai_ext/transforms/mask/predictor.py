@@ -1,0 +1,91 @@
+"""Predicting lung masks on the fly with the segmentation bundle, for classification inputs without masks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+
+import torch
+from monai.bundle import ConfigParser
+from monai.config import KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import Compose, Invertd, MapTransform
+
+__all__ = ["LungMaskPredictor", "PredictLungMaskd", "PredictLungMaskD", "PredictLungMaskDict"]
+
+
+class LungMaskPredictor:
+    """Predict a binary lung mask ``(1, rows, columns)`` for a loaded radiograph, with the segmentation
+    bundle's own network, weights (``models/model.pt``), preprocessing and lung postprocessing, read
+    from its ``configs/inference.json``. The bundle is loaded on first use.
+
+    Args:
+        bundle_dir: the segmentation bundle folder.
+        device: where the network runs.
+    """
+
+    def __init__(self, bundle_dir: str | os.PathLike, device: str | torch.device = "cpu") -> None:
+        self.bundle_dir = Path(bundle_dir)
+        self.device = torch.device(device)
+        self._net = None
+
+    def _load(self) -> None:
+        weights = self.bundle_dir / "models" / "model.pt"
+        if not weights.is_file():
+            raise FileNotFoundError(
+                f"no lung segmentation model at {weights}: train the segmentation bundle, or give lung masks (mask_dir)"
+            )
+        parser = ConfigParser()
+        parser.read_config(self.bundle_dir / "configs" / "inference.json")
+        parser["bundle_root"] = str(self.bundle_dir)
+        net = parser.get_parsed_content("network_def")
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        self._net = net.to(self.device).eval()
+        preprocessing = parser.get_parsed_content("preprocessing")
+        self._pre = Compose(preprocessing.transforms[1:])  # the image is already loaded: skip LoadCXRd
+        self._invert = Invertd(keys="pred", transform=self._pre, orig_keys="image", nearest_interp=False)
+        self._post = Compose(parser.get_parsed_content("lung_postprocessing"))
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        if self._net is None:
+            self._load()
+        d = self._pre({"image": MetaTensor(torch.as_tensor(image).clone())})
+        with torch.no_grad():
+            logits = self._net(d["image"][None].to(self.device))[0].float().cpu()
+        d["pred"] = MetaTensor(torch.sigmoid(logits), meta=d["image"].meta, applied_operations=d["image"].applied_operations)
+        d = self._post(self._invert(d))
+        return d["pred"]
+
+
+class PredictLungMaskd(MapTransform):
+    """Put a predicted lung mask under ``mask_key`` for each item that has no loaded mask there.
+
+    Items whose mask was given (a loaded tensor under ``mask_key``) are left alone; set
+    ``enabled=False`` (e.g. for ``input_mode="cxr"``) to never load the segmentation model.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        bundle_dir: str | os.PathLike,
+        mask_key: str = "lung",
+        device: str | torch.device = "cpu",
+        enabled: bool = True,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.predictor = LungMaskPredictor(bundle_dir, device)
+        self.mask_key = mask_key
+        self.enabled = enabled
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        if not self.enabled or isinstance(d.get(self.mask_key), torch.Tensor):
+            return d
+        for key in self.key_iterator(d):
+            d[self.mask_key] = self.predictor(d[key])
+        return d
+
+
+PredictLungMaskD = PredictLungMaskDict = PredictLungMaskd

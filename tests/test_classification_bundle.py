@@ -1,0 +1,126 @@
+"""The COVID-19 classification bundle through its documented CLI: three backbones, three input modes,
+binary and 3-class, evaluation with intervals, inference on raw files with on-the-fly lung masks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+import torch
+
+from conftest import REPO, run_cli
+from monai_ext.data_lists import build_covidx, write_datalist
+from monai_ext.networks import FPNDenseNet121, TorchVisionClassifier
+
+BUNDLE = REPO / "bundles" / "cxr_covid_classification"
+CONFIGS = BUNDLE / "configs"
+TRAIN = str(CONFIGS / "train.json")
+pytestmark = pytest.mark.slow
+
+
+def _train(work, synthetic_root, classes: str, backbone: str, mode: str, epochs: int = 1) -> dict:
+    datalist = work / f"{classes}.json"
+    if not datalist.exists():
+        dl = build_covidx(synthetic_root / "covidx", classes, 0.2, 0, masks=synthetic_root / "covidx-lung-gt")
+        write_datalist(dl, datalist)
+    run = work / f"{backbone}-{mode}-{classes}"
+    args = [
+        "--dataset_dir", str(synthetic_root / "covidx"), "--mask_dir", str(synthetic_root / "covidx-lung-gt"),
+        "--datalist", str(datalist), "--output_dir", str(run / "train"), "--ckpt_dir", str(run / "models"),
+        "--backbone", backbone, "--input_mode", mode, "--image_size", "32", "--batch_size", "8",
+        "--num_workers", "0",
+    ]
+    log = run_cli(["python", "-m", "monai.bundle", "run", "training", "--config_file", TRAIN,
+                   "--max_epochs", str(epochs), *args])
+    return {"run": run, "args": args, "log": log, "datalist": datalist}
+
+
+@pytest.fixture(scope="module")
+def resnet_lung(synthetic_root, tmp_path_factory):
+    return _train(tmp_path_factory.mktemp("cls"), synthetic_root, "binary", "resnet50", "lung", epochs=2)
+
+
+def test_resnet50_lung_binary_trains_and_checkpoints(resnet_lung):
+    run, log = resnet_lung["run"], resnet_lung["log"]
+    assert "val_auc" in log and "val_accuracy" in log
+    assert json.loads((run / "models" / "classes.json").read_text()) == ["negative", "positive"]
+    state = torch.load(run / "models" / "model.pt", map_location="cpu", weights_only=True)
+    TorchVisionClassifier("resnet50", 2).load_state_dict(state)
+    assert (run / "train" / "checkpoint_epoch=2.pt").is_file()
+
+
+@pytest.mark.parametrize(("backbone", "mode", "classes"), [("vgg19_bn", "no_lung", "3class"), ("efficientnet_b7", "cxr", "binary")])
+def test_other_backbones_modes_and_3class(synthetic_root, tmp_path, backbone, mode, classes):
+    out = _train(tmp_path, synthetic_root, classes, backbone, mode)
+    names = json.loads((out["run"] / "models" / "classes.json").read_text())
+    assert names == (["normal", "pneumonia", "COVID-19"] if classes == "3class" else ["negative", "positive"])
+    state = torch.load(out["run"] / "models" / "model.pt", map_location="cpu", weights_only=True)
+    TorchVisionClassifier(backbone, len(names)).load_state_dict(state)
+
+
+def test_evaluate_reports_intervals_per_source(resnet_lung):
+    out = resnet_lung["run"] / "eval"
+    run_cli(["python", "-m", "monai.bundle", "run", "evaluating",
+             "--config_file", f"['{TRAIN}','{CONFIGS / 'evaluate.json'}']", *resnet_lung["args"],
+             "--output_dir", str(out), "--eval_split", "test", "--n_bootstrap", "200"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    overall = metrics["overall"]
+    test_items = json.loads(resnet_lung["datalist"].read_text())["test"]
+    assert overall["n"] == len(test_items)
+    low, high = overall["accuracy"]["ci95"]
+    assert low <= overall["accuracy"]["value"] <= high
+    assert set(overall["per_class"]) == {"negative", "positive"}
+    for figure in ("sensitivity", "specificity", "precision"):
+        assert len(overall["per_class"]["positive"][figure]["ci95"]) == 2
+    assert set(metrics["per_source"]) == {i["source"] for i in test_items}
+    rows = list(csv.DictReader((out / "predictions.csv").open()))
+    assert len(rows) == len(test_items) and {"prob_negative", "prob_positive", "predicted", "true"} <= set(rows[0])
+    assert abs(float(rows[0]["prob_negative"]) + float(rows[0]["prob_positive"]) - 1) < 1e-4
+    table = list(csv.DictReader((out / "metrics.csv").open()))
+    assert {"overall", *{f"source={s}" for s in metrics["per_source"]}} == {r["scope"] for r in table}
+
+
+def test_inference_on_raw_files_with_on_the_fly_masks(resnet_lung, synthetic_root, rg1_paths, tmp_path):
+    seg = tmp_path / "cxr_lung_segmentation"  # a segmentation bundle with (untrained) weights
+    shutil.copytree(REPO / "bundles" / "cxr_lung_segmentation" / "configs", seg / "configs")
+    (seg / "models").mkdir()
+    torch.save(FPNDenseNet121().state_dict(), seg / "models" / "model.pt")
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    shutil.copy(rg1_paths["UNCR"], inputs / "RG1_UNCR.dcm")
+    shutil.copy(sorted((synthetic_root / "covidx" / "test").glob("*.png"))[0], inputs / "a.png")
+    (inputs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    out = tmp_path / "pred"
+    log = run_cli(["python", "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "inference.json"),
+                   "--dataset_dir", str(inputs), "--output_dir", str(out), "--seg_bundle_dir", str(seg),
+                   "--ckpt_dir", str(resnet_lung["run"] / "models"), "--image_size", "32", "--input_mode", "lung"])
+    assert "broken.png" in log
+    rows = list(csv.DictReader((out / "predictions.csv").open()))
+    assert [r["name"] for r in rows] == ["RG1_UNCR.dcm", "a.png"]
+    assert all(r["predicted"] in ("negative", "positive") for r in rows)
+
+
+def test_export_and_bundle_checks(resnet_lung):
+    from monai.bundle import ConfigWorkflow
+
+    models = resnet_lung["run"] / "models"
+    ts = models / "model.ts"
+    run_cli(["python", "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(ts),
+             "--ckpt_file", str(models / "model.pt"), "--meta_file", str(CONFIGS / "metadata.json"),
+             "--config_file", str(CONFIGS / "inference.json"), "--ckpt_dir", str(models)])
+    net = TorchVisionClassifier("resnet50", 2)
+    net.load_state_dict(torch.load(models / "model.pt", map_location="cpu", weights_only=True))
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(str(ts))(x), net.eval()(x), atol=1e-5, rtol=1e-4)
+    for config, kind, extra in (("train.json", "train", {}), ("inference.json", "infer", {"ckpt_dir": str(models)})):
+        workflow = ConfigWorkflow(config_file=str(CONFIGS / config), workflow_type=kind,
+                                  meta_file=str(CONFIGS / "metadata.json"), **extra)
+        workflow.initialize()
+        assert workflow.check_properties() == [], config
+    log = run_cli(["python", "-m", "monai.bundle", "verify_net_in_out", "network_def",
+                   "--meta_file", str(CONFIGS / "metadata.json"), "--config_file", str(CONFIGS / "inference.json"),
+                   "--ckpt_dir", str(models)])
+    assert "verified with no error" in log

@@ -1,0 +1,60 @@
+"""Classification figures and their intervals against hand-computed values."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from monai_ext.metrics import classification_report, confusion_matrix, roc_auc, roc_curve, wilson_interval
+
+
+def test_wilson_interval_known_values():
+    low, high = wilson_interval(198, 200)  # the study's 99% of 200
+    assert low == pytest.approx(0.96428, abs=1e-4) and high == pytest.approx(0.99725, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+    assert wilson_interval(0, 0) == (None, None)
+
+
+def test_auc_equals_pairwise_count():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 60).astype(bool)
+    s = np.round(rng.random(60) + 0.3 * y, 1)  # rounded: ties happen
+    pairs = [(1.0 if a > b else 0.5 if a == b else 0.0) for a, b in itertools.product(s[y], s[~y])]
+    assert roc_auc(y, s) == pytest.approx(np.mean(pairs))
+    assert roc_auc(np.ones(3, bool), np.arange(3)) is None
+    fpr, tpr = roc_curve(y, s)
+    assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc(y, s))
+
+
+def test_report_on_a_known_confusion_matrix():
+    y_true = np.array([0] * 50 + [1] * 50)
+    y_pred = np.array([0] * 45 + [1] * 5 + [1] * 40 + [0] * 10)
+    probs = np.stack([1 - y_pred * 0.8 - 0.1, y_pred * 0.8 + 0.1], axis=1)
+    report = classification_report(y_true, probs, ["negative", "positive"], n_bootstrap=200)
+    assert confusion_matrix(y_true, y_pred, 2).tolist() == report["confusion_matrix"] == [[45, 5], [10, 40]]
+    assert report["accuracy"]["value"] == pytest.approx(0.85)
+    pos = report["per_class"]["positive"]
+    assert pos["sensitivity"]["value"] == pytest.approx(0.8) and pos["specificity"]["value"] == pytest.approx(0.9)
+    assert pos["precision"]["value"] == pytest.approx(40 / 45)
+    assert pos["f1"] == pytest.approx(2 * 40 / (2 * 40 + 5 + 10))
+    assert report["macro"]["sensitivity"] == pytest.approx(0.85)
+    low, high = report["auc"]["ci95"]
+    assert low <= report["auc"]["value"] <= high
+    f1_low, f1_high = report["macro"]["f1_ci95"]
+    assert f1_low <= report["macro"]["f1"] <= f1_high
+    assert report["accuracy"]["ci95"] == list(wilson_interval(85, 100))
+
+
+def test_three_classes_macro_auc():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 20)
+    probs = rng.dirichlet([1, 1, 1], 60)
+    probs[np.arange(60), y] += 1.0
+    probs /= probs.sum(1, keepdims=True)
+    report = classification_report(y, probs, ["normal", "pneumonia", "COVID-19"], n_bootstrap=100)
+    per_class_auc = [report["per_class"][c]["auc"] for c in ("normal", "pneumonia", "COVID-19")]
+    assert report["auc"]["value"] == pytest.approx(np.mean(per_class_auc))
+    assert sum(sum(r) for r in report["confusion_matrix"]) == 60
