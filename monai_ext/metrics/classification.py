@@ -85,7 +85,7 @@ def classification_report(
     """Every figure of one split: accuracy; per-class sensitivity (recall), specificity, precision and
     F1; their macro and support-weighted averages; ROC AUC; the confusion matrix.
 
-    Proportions carry 95% Wilson intervals; AUC and macro F1 carry 95% percentile bootstrap intervals
+    Proportions carry 95% Wilson intervals; AUC and F1 carry 95% percentile bootstrap intervals
     (``n_bootstrap`` resamples of the items, fixed ``seed``). The predicted class is the argmax.
     """
     y_true = np.asarray(y_true, dtype=int)
@@ -117,13 +117,15 @@ def classification_report(
         return float(np.average(values, weights=weights))
 
     rng = np.random.default_rng(seed)
-    boot_auc, boot_f1 = [], []
+    boot_auc, boot_f1, boot_class_f1 = [], [], []
     for _ in range(n_bootstrap):
         idx = rng.integers(0, n, n)
         auc = _auc_summary(y_true[idx], probs[idx])
         if auc is not None:
             boot_auc.append(auc)
-        boot_f1.append(_macro_f1(confusion_matrix(y_true[idx], y_pred[idx], n_classes)))
+        boot_cm = confusion_matrix(y_true[idx], y_pred[idx], n_classes)
+        boot_f1.append(_macro_f1(boot_cm))
+        boot_class_f1.append([_f1(boot_cm, c) for c in range(n_classes)])
 
     def interval(values: list[float]) -> list[float | None]:
         return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if values else [None, None]
@@ -139,4 +141,7 @@ def classification_report(
         "confusion_matrix": cm.tolist(),
     }
     report["macro"]["f1_ci95"] = interval(boot_f1)
+    for c, name in enumerate(class_names):
+        values = [b[c] for b in boot_class_f1 if b[c] is not None]
+        per_class[name]["f1_ci95"] = interval(values)
     return report

@@ -28,6 +28,8 @@ class TorchVisionClassifier(nn.Module):
 
     def __init__(self, backbone: str = "resnet50", num_classes: int = 2, pretrained: bool = False) -> None:
         super().__init__()
+        if not isinstance(pretrained, bool):
+            raise TypeError(f"pretrained must be True or False, got {pretrained!r} (on the command line: --pretrained True)")
         if backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
         builder, weights_enum, last = BACKBONES[backbone]

@@ -32,6 +32,8 @@ class FPNDenseNet121(nn.Module):
         decoder_dropout: float = 0.2,
     ) -> None:
         super().__init__()
+        if not isinstance(pretrained, bool):
+            raise TypeError(f"pretrained must be True or False, got {pretrained!r} (on the command line: --pretrained True)")
         if spatial_dims != 2:
             raise ValueError(f"FPNDenseNet121 is 2-D only, got spatial_dims={spatial_dims}")
         import segmentation_models_pytorch as smp

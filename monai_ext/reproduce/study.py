@@ -1,0 +1,137 @@
+"""The study as a list of steps, each a documented command of the bundles or of monai_ext."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from monai_ext.bundle import REPO_ROOT
+from monai_ext.reproduce.steps import Step
+
+__all__ = ["PROFILES", "BACKBONES", "MODES", "StudyPaths", "study_steps"]
+
+BACKBONES = ("resnet50", "vgg19_bn", "efficientnet_b7")
+MODES = ("cxr", "lung", "no_lung")
+SEG_CONFIGS = REPO_ROOT / "bundles" / "cxr_lung_segmentation" / "configs"
+CLS_CONFIGS = REPO_ROOT / "bundles" / "cxr_covid_classification" / "configs"
+
+#: settings per profile: "default" runs on the embedded synthetic data within minutes on a CPU,
+#: "real" is close to the published study, "tiny" is for tests
+PROFILES = {
+    "default": {
+        "synthetic": {"n_seg": 150, "n_cls": 300, "size": 256, "seed": 0},
+        "seg": {"image_size": 128, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
+        "cls": {"image_size": 64, "max_epochs": 4, "batch_size": 16, "patience": 3, "learning_rate": 0.001,
+                "pretrained": False},
+        "val_fraction": 0.15, "n_bootstrap": 1000, "seed": 0,
+    },
+    "real": {  # a dataset not given falls back to the synthetic default
+        "synthetic": {"n_seg": 150, "n_cls": 300, "size": 256, "seed": 0},
+        "seg": {"image_size": 256, "max_epochs": 40, "batch_size": 8, "learning_rate": 0.001, "pretrained": True},
+        "cls": {"image_size": 256, "max_epochs": 30, "batch_size": 16, "patience": 5, "learning_rate": 0.0001,
+                "pretrained": True},
+        "val_fraction": 0.1, "n_bootstrap": 1000, "seed": 0,
+    },
+    "tiny": {
+        "synthetic": {"n_seg": 15, "n_cls": 40, "size": 64, "seed": 1},
+        "seg": {"image_size": 64, "max_epochs": 1, "batch_size": 4, "learning_rate": 0.001, "pretrained": False},
+        "cls": {"image_size": 32, "max_epochs": 1, "batch_size": 8, "patience": 2, "learning_rate": 0.001,
+                "pretrained": False},
+        "val_fraction": 0.2, "n_bootstrap": 100, "seed": 0,
+    },
+}
+
+
+@dataclass
+class StudyPaths:
+    """Where the study reads and writes."""
+
+    run_dir: Path
+    qu_ex: Path  # COVID-QU-Ex "Lung Segmentation Data" root
+    covidx: Path  # COVIDx CXR-3 root
+    covidx_gt_masks: Path | None = None  # true masks of the COVIDx images (synthetic data only)
+
+    @property
+    def seg(self) -> Path:
+        return self.run_dir / "seg"
+
+    @property
+    def masks(self) -> Path:
+        return self.run_dir / "masks"
+
+    @property
+    def lists(self) -> Path:
+        return self.run_dir / "lists"
+
+    def cls(self, backbone: str, mode: str) -> Path:
+        return self.run_dir / "cls" / f"{backbone}_{mode}"
+
+
+def _bundle(*args: str) -> list[str]:
+    return [sys.executable, "-m", "monai.bundle", *args]
+
+
+def _overrides(settings: dict) -> list[str]:
+    out = []
+    for key, value in settings.items():
+        out += [f"--{key}", str(value)]  # bools as True/False: the CLI (Fire) reads "false" as a string
+    return out
+
+
+def _label_lists(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("*.txt"))
+
+
+def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=MODES) -> list[Step]:
+    """Every step of the study in order: lists, segmentation (train, evaluate, test masks), masks for
+    COVIDx, the classification data list, then train and evaluate each backbone x input mode."""
+    seg, seed = profile["seg"], profile["seed"]
+    seg_list = paths.lists / "qu_ex.json"
+    cls_list = paths.lists / "covidx.json"
+    seg_data = ["--dataset_dir", str(paths.qu_ex), "--datalist", str(seg_list), "--num_workers", "0"]
+    seg_common = [*seg_data, "--ckpt_dir", str(paths.seg / "models"), "--image_size", str(seg["image_size"])]
+    steps = [
+        Step("lists_qu_ex", [sys.executable, "-m", "monai_ext.data_lists", "covid-qu-ex", "--root", str(paths.qu_ex),
+                             "--out", str(seg_list)], [seg_list]),
+        Step("seg_train", _bundle("run", "training", "--config_file", str(SEG_CONFIGS / "train.json"), *seg_common,
+                                  "--output_dir", str(paths.seg / "train"), "--seed", str(seed),
+                                  *_overrides({k: v for k, v in seg.items() if k != "image_size"})),
+             [paths.seg / "models" / "model.pt"], [seg_list], seg),
+        Step("seg_evaluate", _bundle("run", "evaluating", "--config_file",
+                                     f"['{SEG_CONFIGS / 'train.json'}','{SEG_CONFIGS / 'evaluate.json'}']",
+                                     *seg_common, "--output_dir", str(paths.seg / "eval"), "--eval_split", "test"),
+             [paths.seg / "eval" / "metrics_summary.json"], [seg_list, paths.seg / "models" / "model.pt"]),
+        Step("seg_test_masks", _bundle("run", "--config_file", str(SEG_CONFIGS / "inference.json"),
+                                       *seg_common, "--split", "test", "--output_dir", str(paths.seg / "test_masks")),
+             [paths.seg / "test_masks"], [seg_list, paths.seg / "models" / "model.pt"]),
+        Step("covidx_masks", _bundle("run", "--config_file", str(SEG_CONFIGS / "inference.json"),
+                                     "--dataset_dir", str(paths.covidx), "--ckpt_dir", str(paths.seg / "models"),
+                                     "--image_size", str(seg["image_size"]), "--num_workers", "0",
+                                     "--output_dir", str(paths.masks)),
+             [paths.masks], [paths.seg / "models" / "model.pt", *_label_lists(paths.covidx)]),
+        Step("lists_covidx", [sys.executable, "-m", "monai_ext.data_lists", "covidx", "--root", str(paths.covidx),
+                              "--masks", str(paths.masks), "--classes", "binary", "--val-fraction",
+                              str(profile["val_fraction"]), "--seed", str(seed), "--out", str(cls_list)],
+             [cls_list], [paths.seg / "models" / "model.pt", *_label_lists(paths.covidx)]),
+    ]
+    cls = profile["cls"]
+    for backbone in backbones:
+        for mode in modes:
+            run = paths.cls(backbone, mode)
+            common = ["--dataset_dir", str(paths.covidx), "--mask_dir", str(paths.masks), "--datalist", str(cls_list),
+                      "--backbone", backbone, "--input_mode", mode, "--ckpt_dir", str(run / "models"),
+                      "--image_size", str(cls["image_size"]), "--num_workers", "0", "--seed", str(seed)]
+            model = run / "models" / "model.pt"
+            steps.append(Step(f"cls_{backbone}_{mode}_train",
+                              _bundle("run", "training", "--config_file", str(CLS_CONFIGS / "train.json"), *common,
+                                      "--output_dir", str(run / "train"),
+                                      *_overrides({k: v for k, v in cls.items() if k != "image_size"})),
+                              [model], [cls_list], cls))
+            steps.append(Step(f"cls_{backbone}_{mode}_evaluate",
+                              _bundle("run", "evaluating", "--config_file",
+                                      f"['{CLS_CONFIGS / 'train.json'}','{CLS_CONFIGS / 'evaluate.json'}']", *common,
+                                      "--output_dir", str(run / "eval"), "--eval_split", "test",
+                                      "--n_bootstrap", str(profile["n_bootstrap"])),
+                              [run / "eval" / "metrics.json"], [cls_list, model]))
+    return steps

@@ -1,0 +1,61 @@
+"""The study driver on a very small synthetic configuration: table, figures, manifest, resume-skip, failures."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from PIL import Image
+
+from monai_ext.reproduce.__main__ import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    assert main(["--profile", "tiny", "--out", str(out), "--backbones", "resnet50"]) == 0
+    return out
+
+
+def test_report_table_figures_and_manifest(study):
+    summary = (study / "summary.md").read_text()
+    for experiment in ("original CXR", "segmented lung", "CXR without lung"):
+        assert f"| resnet50 | {experiment} |" in summary
+    assert "probe for shortcuts outside the lungs" in summary and "## Per source" in summary
+    assert "mean Dice" in summary
+    rows = list(csv.DictReader((study / "results.csv").open()))
+    assert {(r["model"], r["experiment"]) for r in rows} >= {("resnet50", m) for m in ("cxr", "lung", "no_lung")}
+    for r in rows:
+        if r["metric"] == "accuracy":
+            assert float(r["ci95_low"]) <= float(r["value"]) <= float(r["ci95_high"])
+    results = json.loads((study / "results.json").read_text())
+    assert set(results["classification"]) == {"resnet50/cxr", "resnet50/lung", "resnet50/no_lung"}
+    for name in ("confusion_matrices", "roc_curves", "mask_gallery", "training_curves"):
+        with Image.open(study / "figures" / f"{name}.png") as img:
+            assert img.format == "PNG" and img.size[0] > 200
+    manifest = json.loads((study / "manifest.json").read_text())
+    assert {"versions", "git_commit", "device", "seeds", "data_list_sha256", "wall_time_s"} <= set(manifest)
+    assert "seg_train" in manifest["wall_time_s"] and set(manifest["data_list_sha256"]) == {"qu_ex.json", "covidx.json"}
+
+
+def test_rerun_skips_complete_steps_and_redoes_changed_ones(study, capsys):
+    capsys.readouterr()
+    assert main(["--profile", "tiny", "--out", str(study), "--backbones", "resnet50"]) == 0
+    out = capsys.readouterr().out
+    assert "[run ]" not in out and out.count("[skip]") == 13
+    (study / "cls" / "resnet50_no_lung" / "eval" / "metrics.json").unlink()
+    assert main(["--profile", "tiny", "--out", str(study), "--backbones", "resnet50"]) == 0
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("[run ]")] == [
+        f"[run ] cls_resnet50_no_lung_evaluate (log: {study / 'logs' / 'cls_resnet50_no_lung_evaluate.log'})"
+    ]
+
+
+def test_failed_step_is_named_with_its_log(tmp_path, capsys):
+    code = main(["--profile", "tiny", "--out", str(tmp_path / "run"), "--qu-ex", str(tmp_path / "missing"),
+                 "--backbones", "resnet50", "--modes", "cxr"])
+    err = capsys.readouterr().err
+    assert code == 1 and "step 'lists_qu_ex' failed" in err and "lists_qu_ex.log" in err
