@@ -115,7 +115,8 @@ def test_export_and_bundle_checks(resnet_lung):
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(torch.jit.load(str(ts))(x), net.eval()(x), atol=1e-5, rtol=1e-4)
-    for config, kind, extra in (("train.json", "train", {}), ("inference.json", "infer", {"ckpt_dir": str(models)})):
+    scratch = {"ckpt_dir": str(models), "output_dir": str(models.parent / "checks")}  # keep the repo's bundle clean
+    for config, kind, extra in (("train.json", "train", scratch), ("inference.json", "infer", scratch)):
         workflow = ConfigWorkflow(config_file=str(CONFIGS / config), workflow_type=kind,
                                   meta_file=str(CONFIGS / "metadata.json"), **extra)
         workflow.initialize()

@@ -114,12 +114,13 @@ def test_export_torchscript_gives_the_same_masks(trained, synthetic_root, rg1_pa
         np.testing.assert_array_equal(np.asarray(Image.open(mask)), np.asarray(Image.open(twin)))
 
 
-def test_monai_bundle_checks():
+def test_monai_bundle_checks(tmp_path):
     from monai.bundle import ConfigWorkflow
 
     for config, kind in (("train.json", "train"), ("inference.json", "infer")):
         workflow = ConfigWorkflow(config_file=str(CONFIGS / config), workflow_type=kind,
-                                  meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"))
+                                  meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
+                                  output_dir=str(tmp_path / "out"), ckpt_dir=str(tmp_path / "models"))
         workflow.initialize()
         assert workflow.check_properties() == [], config
     log = run_cli(["python", "-m", "monai.bundle", "verify_net_in_out", "network_def",
