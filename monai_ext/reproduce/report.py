@@ -115,17 +115,25 @@ def _shortcut_section(results: dict[str, Any], backbones) -> str:
             continue
         cm = np.array(no_lung["overall"]["confusion_matrix"])
         chance = cm.sum(axis=1).max() / cm.sum()  # always answering the largest class
-        acc = no_lung["headline"]["accuracy"]
-        low = acc["ci95"][0]
+        acc, auc = no_lung["headline"]["accuracy"], no_lung["headline"]["auc"]
+        acc_low, auc_low = acc["ci95"][0], auc["ci95"][0]
+        above = [f"accuracy's lower 95% bound {100 * acc_low:.1f}% > {100 * chance:.1f}% (majority class)"
+                 if acc_low is not None and acc_low > chance else "",
+                 f"ROC AUC's lower 95% bound {auc_low:.3f} > 0.5" if auc_low is not None and auc_low > 0.5 else ""]
+        above = [a for a in above if a]
         verdict = (
-            f"**above chance** (lower 95% bound {100 * low:.1f}% > {100 * chance:.1f}%): the classifier finds class "
-            "signal outside the lungs. That is a shortcut (source, markers, positioning, age), and the `cxr` "
-            "result cannot be taken as evidence of recognising lung disease."
-            if low is not None and low > chance
-            else f"not distinguishable from chance ({100 * chance:.1f}%): no evidence of a shortcut outside the lungs."
+            f"**above chance** ({'; '.join(above)}): the classifier finds class signal outside the lungs. That is "
+            "a shortcut (source, markers, positioning, age), and the `cxr` result cannot be taken as evidence of "
+            "recognising lung disease."
+            if above
+            else f"not distinguishable from chance (accuracy vs {100 * chance:.1f}% majority class, AUC vs 0.5): "
+            "no evidence of a shortcut outside the lungs."
         )
-        lines.append(f"- {backbone}: lung {_fmt(lung['headline']['accuracy'])}, without lung {_fmt(acc)}; "
-                     f"without lung is {verdict}")
+        lung_auc_low = lung["headline"]["auc"]["ci95"][0]
+        if not above and (lung_auc_low is None or lung_auc_low <= 0.5):
+            verdict += " But the lung run is not above chance either, so here the probe says nothing."
+        lines.append(f"- {backbone}: lung {_fmt(lung['headline']['accuracy'])}, without lung {_fmt(acc)} "
+                     f"(AUC {_fmt(auc, pct=False)}); without lung is {verdict}")
     return "\n".join(lines)
 
 
