@@ -49,8 +49,9 @@ def _headline(report: dict) -> dict[str, dict]:
     return {"accuracy": report["accuracy"], "recall": recall, "precision": precision, "f1": f1, "auc": report["auc"]}
 
 
-def _dice_rows(seg_eval: Path) -> list[tuple[str, float]]:
-    raw = seg_eval / "val_mean_dice_raw.csv"
+def _per_image(seg_eval: Path, metric: str) -> list[tuple[str, float]]:
+    """``(image path, value)`` rows of MONAI's ``MetricsSaver`` file ``<metric>_raw.csv``, undefined values left out."""
+    raw = seg_eval / f"{metric}_raw.csv"
     if not raw.is_file():
         return []
     rows = list(csv.reader(raw.open()))[1:]
@@ -81,9 +82,8 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
         seg = json.loads(summary_file.read_text())
         out = {"summary": seg}
         for name, key in (("dice", "val_mean_dice"), ("iou", "val_mean_iou")):
-            raw = paths.seg / "eval" / f"{key}_raw.csv"
-            if raw.is_file():
-                values = np.array([float(r[1]) for r in list(csv.reader(raw.open()))[1:] if r and r[1] not in ("", "nan")])
+            values = np.array([value for _, value in _per_image(paths.seg / "eval", key)])
+            if values.size:
                 out[name] = _bootstrap_mean(values)
         results["segmentation"] = out
     return results
@@ -205,7 +205,7 @@ def _figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, out: 
     plt.close(fig)
     written.append("roc_curves.png")
     # predicted lung masks over their images: best and worst Dice of the segmentation test split
-    dice = sorted(_dice_rows(paths.seg / "eval"), key=lambda r: r[1])
+    dice = sorted(_per_image(paths.seg / "eval", "val_mean_dice"), key=lambda r: r[1])
     if dice:
         picks = [("worst", r) for r in dice[:3]] + [("best", r) for r in dice[-3:][::-1]]
         fig, axes = plt.subplots(1, len(picks), figsize=(2.6 * len(picks), 2.9), squeeze=False)

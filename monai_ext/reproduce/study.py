@@ -8,6 +8,7 @@ from pathlib import Path
 
 from monai_ext.bundle import REPO_ROOT
 from monai_ext.reproduce.steps import Step
+from monai_ext.synthetic.dataset import DEFAULTS
 
 __all__ = ["PROFILES", "BACKBONES", "MODES", "StudyPaths", "study_steps"]
 
@@ -20,14 +21,14 @@ CLS_CONFIGS = REPO_ROOT / "bundles" / "cxr_covid_classification" / "configs"
 #: "real" is close to the published study, "tiny" is for tests
 PROFILES = {
     "default": {
-        "synthetic": {"n_seg": 150, "n_cls": 300, "size": 256, "seed": 0},
+        "synthetic": DEFAULTS,
         "seg": {"image_size": 128, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
         "cls": {"image_size": 64, "max_epochs": 4, "batch_size": 16, "patience": 3, "learning_rate": 0.001,
                 "pretrained": False},
         "val_fraction": 0.15, "n_bootstrap": 1000, "seed": 0,
     },
     "real": {  # a dataset not given falls back to the synthetic default
-        "synthetic": {"n_seg": 150, "n_cls": 300, "size": 256, "seed": 0},
+        "synthetic": DEFAULTS,
         "seg": {"image_size": 256, "max_epochs": 40, "batch_size": 8, "learning_rate": 0.001, "pretrained": True},
         "cls": {"image_size": 256, "max_epochs": 30, "batch_size": 16, "patience": 5, "learning_rate": 0.0001,
                 "pretrained": True},
