@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 
 import pytest
 from PIL import Image
 
 from monai_ext.reproduce.__main__ import main
+from monai_ext.reproduce.steps import Step, StepFailed, StepRunner
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +61,26 @@ def test_failed_step_is_named_with_its_log(tmp_path, capsys):
                  "--backbones", "resnet50", "--modes", "cxr"])
     err = capsys.readouterr().err
     assert code == 1 and "step 'lists_qu_ex' failed" in err and "lists_qu_ex.log" in err
+
+
+def _probe_step(tmp_path, work):
+    """A step that fails when its work folder holds state of an earlier run ('stale'), and writes 'out'."""
+    code = (f"import pathlib, sys; w = pathlib.Path({str(work)!r}); "
+            "sys.exit(3) if (w / 'stale').exists() else None; w.mkdir(exist_ok=True); (w / 'out').write_text('x')")
+    return Step("probe", [sys.executable, "-c", code], [work / "out"], work_dirs=[work])
+
+
+def test_work_dirs_are_cleared_on_forced_or_changed_reruns_and_kept_when_resuming(tmp_path):
+    work = tmp_path / "work"
+    StepRunner(tmp_path / "run", log=lambda _: None).run(_probe_step(tmp_path, work))
+    (work / "stale").write_text("checkpoint of an earlier run")
+    StepRunner(tmp_path / "run", force=True, log=lambda _: None).run(_probe_step(tmp_path, work))
+    assert not (work / "stale").exists() and (work / "out").exists()
+    # interrupted: the stamp says started, not complete, with the same fingerprint -> state kept (resume)
+    stamp = tmp_path / "run" / "steps" / "probe.json"
+    record = json.loads(stamp.read_text())
+    stamp.write_text(json.dumps({"fingerprint": record["fingerprint"], "complete": False}))
+    (work / "stale").write_text("checkpoint to resume from")
+    with pytest.raises(StepFailed):  # the probe refuses state, which proves it was kept
+        StepRunner(tmp_path / "run", log=lambda _: None).run(_probe_step(tmp_path, work))
+    assert (work / "stale").exists()

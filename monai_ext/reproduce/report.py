@@ -16,7 +16,7 @@ import numpy as np
 from monai_ext.data.image_reader import read_cxr
 from monai_ext.data.image_writer import mask_name_for
 from monai_ext.metrics.classification import roc_curve
-from monai_ext.reproduce.study import StudyPaths
+from monai_ext.reproduce.study import StudyPaths, cls_settings
 from monai_ext.utils import atomic_path, file_sha256, write_json
 
 __all__ = ["collect_results", "write_report"]
@@ -283,6 +283,18 @@ def _manifest(paths: StudyPaths, profile_name: str, profile: dict, times: dict[s
     }
 
 
+def _settings_section(profile: dict, backbones) -> str:
+    """One line per trained model: what it was given (image size, epochs, learning rate, ImageNet weights)."""
+    def line(name: str, settings: dict) -> str:
+        return (f"- {name}: {settings['image_size']} px, up to {settings['max_epochs']} epochs, batch "
+                f"{settings['batch_size']}, learning rate {settings['learning_rate']:g}, "
+                f"{'ImageNet' if settings['pretrained'] else 'random'} initial weights")
+    lines = [line("FPN-DenseNet121", profile["seg"])]
+    for backbone in backbones:
+        lines.append(line(backbone, cls_settings(profile, backbone)))
+    return "\n".join(lines)
+
+
 def write_report(paths: StudyPaths, profile_name: str, profile: dict, times: dict[str, float], backbones, modes) -> Path:
     """Write ``summary.md``, ``results.csv``, ``results.json``, ``manifest.json`` and the figures under the run folder."""
     results = collect_results(paths, backbones, modes)
@@ -312,6 +324,10 @@ on the original CXR, the segmented lung (image x mask) and the CXR without lung 
 Test split only; validation (patient-grouped) chose every checkpoint. Figures are percentages with
 95% intervals: Wilson for accuracy, recall and precision; bootstrap for F1 and ROC AUC. Recall,
 precision and F1 are of the positive class.
+
+## Settings
+
+{_settings_section(profile, backbones)}
 
 ## Classification (test split)
 

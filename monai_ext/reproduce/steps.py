@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,13 +25,16 @@ class StepFailed(RuntimeError):
 @dataclass
 class Step:
     """One step: ``command`` (argv) must produce every path in ``outputs``; ``inputs`` are files whose
-    contents (and ``settings``, and the command itself) decide whether an earlier run still holds."""
+    contents (and ``settings``, and the command itself) decide whether an earlier run still holds.
+    ``work_dirs`` hold the step's outputs and resumable state (training checkpoints): they are kept
+    when an interrupted step is run again unchanged, and emptied when it reruns for any other reason."""
 
     name: str
     command: list[str]
     outputs: list[Path]
     inputs: list[Path] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    work_dirs: list[Path] = field(default_factory=list)
 
 
 class StepRunner:
@@ -56,14 +60,21 @@ class StepRunner:
     def run(self, step: Step) -> None:
         stamp = self.run_dir / "steps" / f"{step.name}.json"
         fingerprint = self._fingerprint(step)
-        if not self.force and stamp.is_file() and all(p.exists() for p in step.outputs):
-            if json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
-                self.log(f"[skip] {step.name}: outputs complete, inputs and settings unchanged")
-                self.skipped.append(step.name)
-                self.times[step.name] = json.loads(stamp.read_text()).get("seconds", 0.0)
-                return
+        record = json.loads(stamp.read_text()) if stamp.is_file() else {}
+        same = not self.force and record.get("fingerprint") == fingerprint
+        if same and record.get("complete", True) and all(p.exists() for p in step.outputs):
+            self.log(f"[skip] {step.name}: outputs complete, inputs and settings unchanged")
+            self.skipped.append(step.name)
+            self.times[step.name] = record.get("seconds", 0.0)
+            return
         log_path = self.run_dir / "logs" / f"{step.name}.log"
-        self.log(f"[run ] {step.name} (log: {log_path})")
+        if same and not record.get("complete", True):  # interrupted with these settings: the bundles resume
+            self.log(f"[run ] {step.name}, resuming (log: {log_path})")
+        else:  # forced, changed or unknown: earlier checkpoints must not be resumed
+            for folder in step.work_dirs:
+                shutil.rmtree(folder, ignore_errors=True)
+            self.log(f"[run ] {step.name} (log: {log_path})")
+        write_json({"fingerprint": fingerprint, "complete": False}, stamp)
         start = time.time()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(log_path, "w") as log_file:
@@ -76,5 +87,6 @@ class StepRunner:
             why = f"exited {code}" if code != 0 else f"did not write {missing}"
             raise StepFailed(f"step {step.name!r} failed ({why}); see {log_path}")
         self.times[step.name] = seconds
-        write_json({"fingerprint": fingerprint, "seconds": seconds, "outputs": [str(p) for p in step.outputs]}, stamp)
+        write_json({"fingerprint": fingerprint, "complete": True, "seconds": seconds,
+                    "outputs": [str(p) for p in step.outputs]}, stamp)
         self.log(f"[done] {step.name} in {seconds:.0f}s")

@@ -10,21 +10,23 @@ from monai_ext.bundle import REPO_ROOT
 from monai_ext.reproduce.steps import Step
 from monai_ext.synthetic.dataset import DEFAULTS
 
-__all__ = ["PROFILES", "BACKBONES", "MODES", "StudyPaths", "study_steps"]
+__all__ = ["PROFILES", "BACKBONES", "MODES", "StudyPaths", "cls_settings", "study_steps"]
 
 BACKBONES = ("resnet50", "vgg19_bn", "efficientnet_b7")
 MODES = ("cxr", "lung", "no_lung")
 SEG_CONFIGS = REPO_ROOT / "bundles" / "cxr_lung_segmentation" / "configs"
 CLS_CONFIGS = REPO_ROOT / "bundles" / "cxr_covid_classification" / "configs"
 
-#: settings per profile: "default" runs on the embedded synthetic data within minutes on a CPU,
-#: "real" is close to the published study, "tiny" is for tests
+#: settings per profile: "default" runs on the embedded synthetic data within 15 minutes on a 2-core CPU,
+#: "real" is close to the published study, "tiny" is for tests. ``cls_per_backbone`` overrides ``cls`` for
+#: one backbone: on a CPU budget, VGG19_bn and EfficientNet-B7 cost 4-5 times ResNet50 per epoch.
 PROFILES = {
     "default": {
         "synthetic": DEFAULTS,
         "seg": {"image_size": 128, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
-        "cls": {"image_size": 64, "max_epochs": 4, "batch_size": 16, "patience": 3, "learning_rate": 0.001,
+        "cls": {"image_size": 64, "max_epochs": 8, "batch_size": 16, "patience": 4, "learning_rate": 0.001,
                 "pretrained": False},
+        "cls_per_backbone": {"vgg19_bn": {"max_epochs": 2, "learning_rate": 0.0001}, "efficientnet_b7": {"max_epochs": 2}},
         "val_fraction": 0.15, "n_bootstrap": 1000, "seed": 0,
     },
     "real": {  # a dataset not given falls back to the synthetic default
@@ -69,6 +71,11 @@ class StudyPaths:
         return self.run_dir / "cls" / f"{backbone}_{mode}"
 
 
+def cls_settings(profile: dict, backbone: str) -> dict:
+    """The classification settings of ``backbone``: the profile's ``cls`` with its ``cls_per_backbone`` entry."""
+    return {**profile["cls"], **profile.get("cls_per_backbone", {}).get(backbone, {})}
+
+
 def _bundle(*args: str) -> list[str]:
     return [sys.executable, "-m", "monai.bundle", *args]
 
@@ -88,6 +95,7 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=MOD
     """Every step of the study in order: lists, segmentation (train, evaluate, test masks), masks for
     COVIDx, the classification data list, then train and evaluate each backbone x input mode."""
     seg, seed = profile["seg"], profile["seed"]
+    seg_configs, cls_configs = sorted(SEG_CONFIGS.glob("*.json")), sorted(CLS_CONFIGS.glob("*.json"))
     seg_list = paths.lists / "qu_ex.json"
     cls_list = paths.lists / "covidx.json"
     seg_data = ["--dataset_dir", str(paths.qu_ex), "--datalist", str(seg_list), "--num_workers", "0"]
@@ -98,26 +106,29 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=MOD
         Step("seg_train", _bundle("run", "training", "--config_file", str(SEG_CONFIGS / "train.json"), *seg_common,
                                   "--output_dir", str(paths.seg / "train"), "--seed", str(seed),
                                   *_overrides({k: v for k, v in seg.items() if k != "image_size"})),
-             [paths.seg / "models" / "model.pt"], [seg_list], seg),
+             [paths.seg / "models" / "model.pt"], [seg_list, *seg_configs], seg, [paths.seg / "train", paths.seg / "models"]),
         Step("seg_evaluate", _bundle("run", "evaluating", "--config_file",
                                      f"['{SEG_CONFIGS / 'train.json'}','{SEG_CONFIGS / 'evaluate.json'}']",
                                      *seg_common, "--output_dir", str(paths.seg / "eval"), "--eval_split", "test"),
-             [paths.seg / "eval" / "metrics_summary.json"], [seg_list, paths.seg / "models" / "model.pt"]),
+             [paths.seg / "eval" / "metrics_summary.json"], [seg_list, paths.seg / "models" / "model.pt", *seg_configs], {},
+             [paths.seg / "eval"]),
         Step("seg_test_masks", _bundle("run", "--config_file", str(SEG_CONFIGS / "inference.json"),
                                        *seg_common, "--split", "test", "--output_dir", str(paths.seg / "test_masks")),
-             [paths.seg / "test_masks"], [seg_list, paths.seg / "models" / "model.pt"]),
+             [paths.seg / "test_masks"], [seg_list, paths.seg / "models" / "model.pt", *seg_configs], {},
+             [paths.seg / "test_masks"]),
         Step("covidx_masks", _bundle("run", "--config_file", str(SEG_CONFIGS / "inference.json"),
                                      "--dataset_dir", str(paths.covidx), "--ckpt_dir", str(paths.seg / "models"),
                                      "--image_size", str(seg["image_size"]), "--num_workers", "0",
                                      "--output_dir", str(paths.masks)),
-             [paths.masks], [paths.seg / "models" / "model.pt", *_label_lists(paths.covidx)]),
+             [paths.masks], [paths.seg / "models" / "model.pt", *_label_lists(paths.covidx), *seg_configs], {},
+             [paths.masks]),
         Step("lists_covidx", [sys.executable, "-m", "monai_ext.data_lists", "covidx", "--root", str(paths.covidx),
                               "--masks", str(paths.masks), "--classes", "binary", "--val-fraction",
                               str(profile["val_fraction"]), "--seed", str(seed), "--out", str(cls_list)],
              [cls_list], [paths.seg / "models" / "model.pt", *_label_lists(paths.covidx)]),
     ]
-    cls = profile["cls"]
     for backbone in backbones:
+        cls = cls_settings(profile, backbone)
         for mode in modes:
             run = paths.cls(backbone, mode)
             common = ["--dataset_dir", str(paths.covidx), "--mask_dir", str(paths.masks), "--datalist", str(cls_list),
@@ -128,11 +139,11 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=MOD
                               _bundle("run", "training", "--config_file", str(CLS_CONFIGS / "train.json"), *common,
                                       "--output_dir", str(run / "train"),
                                       *_overrides({k: v for k, v in cls.items() if k != "image_size"})),
-                              [model], [cls_list], cls))
+                              [model], [cls_list, *cls_configs], cls, [run / "train", run / "models"]))
             steps.append(Step(f"cls_{backbone}_{mode}_evaluate",
                               _bundle("run", "evaluating", "--config_file",
                                       f"['{CLS_CONFIGS / 'train.json'}','{CLS_CONFIGS / 'evaluate.json'}']", *common,
                                       "--output_dir", str(run / "eval"), "--eval_split", "test",
                                       "--n_bootstrap", str(profile["n_bootstrap"])),
-                              [run / "eval" / "metrics.json"], [cls_list, model]))
+                              [run / "eval" / "metrics.json"], [cls_list, model, *cls_configs], {}, [run / "eval"]))
     return steps
