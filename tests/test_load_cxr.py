@@ -179,3 +179,15 @@ def test_load_cxrd_keeps_other_keys(synthetic_root):
     assert out["label"] == 2
     assert out["image"].shape == out["lung"].shape == (1, 64, 64)
     assert set(torch.unique(out["lung"]).tolist()) == {0.0, 1.0}
+
+
+def test_loaded_images_pass_through_with_their_metadata():
+    """MONAI Deploy hands the bundle's preprocessing an image already in memory."""
+    loader = LoadCXR()
+    out = loader(np.full((5, 7), 0.25, dtype=np.float64))
+    assert isinstance(out, MetaTensor) and out.shape == (1, 5, 7) and out.dtype == torch.float32
+    assert list(out.meta["spatial_shape"]) == [5, 7]
+    tagged = loader(MetaTensor(torch.zeros(1, 4, 3), meta={"filename_or_obj": "x.dcm"}))
+    assert tagged.meta["filename_or_obj"] == "x.dcm" and tagged.shape == (1, 4, 3)
+    with pytest.raises(ValueError, match="rows, columns"):
+        loader(np.zeros((3, 4, 5)))

@@ -10,7 +10,8 @@ import torch
 from monai.data import MetaTensor
 from PIL import Image
 
-from monai_ext.transforms import ApplyLungMask, ApplyLungMaskd, SaveLungMask, SaveLungMaskd
+from monai_ext.data import write_png
+from monai_ext.transforms import ApplyLungMask, ApplyLungMaskd, LoadCXR, SaveLungMask, SaveLungMaskd
 
 
 def _image(rows: int = 8, cols: int = 6) -> MetaTensor:
@@ -38,13 +39,23 @@ def test_modes_on_pixels():
 def test_mask_resized_nearest_and_binarised():
     image = _image(8, 6)
     small = torch.zeros(1, 4, 3)
-    small[:, 1:3, 0:1] = 0.8  # above 0.5: lung after binarising
-    small[:, 0, 2] = 0.3  # below 0.5: background
+    small[:, 1:3, 0:1] = 0.8  # the maximum: lung after binarising
+    small[:, 0, 2] = 0.3  # below half the maximum: background
     out = ApplyLungMask("lung")(image.clone(), small)
     expected = torch.zeros(1, 8, 6, dtype=torch.bool)
     expected[:, 2:6, 0:2] = True  # each mask pixel covers 2 x 2 image pixels
     assert torch.equal(out != 0, expected)
     assert out.meta["lung_fraction"] == pytest.approx(8 / 48)
+
+
+def test_zero_one_mask_files_count_as_masks(tmp_path):
+    """MONAI Label saves labels as 0/1 PNGs: 1/255 once loaded, still the lung."""
+    image = _image(8, 6)
+    mask = np.zeros((8, 6), dtype=np.uint8)
+    mask[2:6, 1:4] = 1
+    write_png(mask, tmp_path / "m.png")
+    out = ApplyLungMask("lung")(image.clone(), LoadCXR()(tmp_path / "m.png"))
+    assert out.meta["lung_fraction"] == pytest.approx(12 / 48)
 
 
 def test_nearly_empty_mask_is_reported_not_replaced(caplog):

@@ -17,7 +17,10 @@ import numpy as np
 import pydicom
 from PIL import Image, UnidentifiedImageError
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import apply_modality_lut, apply_voi
+try:  # pydicom 3
+    from pydicom.pixels import apply_modality_lut, apply_voi
+except ImportError:  # pydicom 2.4: MONAI Label 0.8's pydicom-seg does not import under pydicom 3
+    from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi
 
 from monai_ext.errors import CXRReadError
 

@@ -81,7 +81,15 @@ def write_dicom_cr(
     ds.Modality = modality
     ds.PatientID = patient_id
     ds.PatientName = "Synthetic^Phantom"
+    ds.PatientBirthDate = ""  # Type 2 attributes of the patient, study and series modules: present, empty
+    ds.PatientSex = ""
     ds.StudyDate = "20200101"
+    ds.StudyTime = "120000"
+    ds.StudyID = ""
+    ds.AccessionNumber = ""
+    ds.ReferringPhysicianName = ""
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
     ds.BodyPartExamined = "CHEST"
     ds.ViewPosition = "PA"
     ds.ImagerPixelSpacing = [0.4, 0.4]

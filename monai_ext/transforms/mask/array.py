@@ -47,7 +47,7 @@ class ApplyLungMask(Transform):
 
     ``cxr`` passes the image through; ``lung`` keeps the lungs (image x mask); ``no_lung`` keeps
     everything but the lungs (image x (1 - mask)), a probe for shortcuts outside the lungs. The mask
-    is resized to the image with nearest-neighbour and binarised at 0.5. A mask covering less than
+    is resized to the image with nearest-neighbour and binarised at half its maximum (0/255 and 0/1 files alike). A mask covering less than
     ``min_fraction`` of the image is reported (logged with the file name and counted in the image's
     metadata as ``lung_fraction``) and applied as it is: it is never silently replaced by a full mask.
 
@@ -91,7 +91,9 @@ class ApplyLungMask(Transform):
         mask = mask[:1].to(image.device)
         if mask.shape[1:] != image.shape[1:]:
             mask = F.interpolate(mask[None], size=tuple(image.shape[1:]), mode="nearest")[0]
-        return (mask > 0.5).to(image.dtype)
+        # binarised at half the mask's maximum: 0/255 files (1.0 once loaded), 0/1 files as MONAI Label
+        # writes them (1/255 once loaded) and probability maps alike; an empty mask stays empty
+        return (mask > 0.5 * mask.max()).to(image.dtype)
 
     def _crop(self, image: torch.Tensor, lung: torch.Tensor) -> torch.Tensor:
         rows = torch.nonzero(lung[0].any(dim=1)).flatten()
