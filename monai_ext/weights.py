@@ -1,0 +1,75 @@
+"""Put weights in both bundles' ``models/`` (``make weights``), for MONAI Label and MONAI Deploy.
+
+For each bundle, in order: keep ``models/model.pt`` when it is there; else download the released file
+listed in ``large_files.yml`` (checked against its hash), as the model-zoo's CI does; else, with
+``--train-if-missing``, train small weights on the embedded synthetic data through the bundle's own
+``training`` command (about a minute each on a CPU). Those are for trying the integrations, not for use.
+
+    python -m monai_ext.weights [--train-if-missing]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from monai_ext.bundle import REPO_ROOT
+from monai_ext.zoo import large_file_entries
+
+__all__ = ["BUNDLES", "SMOKE_TRAINING", "download_released", "ensure_weights"]
+
+BUNDLES = REPO_ROOT / "bundles"
+#: bundle -> overrides of its train.json for small synthetic-data weights
+SMOKE_TRAINING = {
+    "cxr_lung_segmentation": ["--image_size", "128", "--max_epochs", "3"],
+    "cxr_covid_classification": ["--backbone", "resnet50", "--input_mode", "lung", "--image_size", "96",
+                                 "--max_epochs", "3"],
+}
+
+
+def download_released(bundle: Path) -> bool:
+    """Download every ``large_files.yml`` entry of ``bundle``; False (and a message) when it cannot."""
+    from monai.apps.utils import download_url
+
+    entries = large_file_entries(bundle)
+    try:
+        for entry in entries:
+            download_url(url=entry["url"], filepath=bundle / entry["path"], hash_val=entry["hash_val"],
+                         hash_type=entry["hash_type"], progress=False)
+    except Exception as e:  # offline, moved, or a hash mismatch: all mean no released weights here
+        print(f"{bundle.name}: could not download the released weights ({type(e).__name__}: {e})")
+        (bundle / "models" / "model.pt").unlink(missing_ok=True)
+        return False
+    return bool(entries)
+
+
+def ensure_weights(bundle: Path, train_if_missing: bool = False) -> str:
+    """Make sure ``bundle/models/model.pt`` exists; return where it came from."""
+    name = bundle.name
+    if (bundle / "models" / "model.pt").is_file():
+        return "present"
+    if download_released(bundle):
+        return "downloaded"
+    if not train_if_missing:
+        raise SystemExit(f"{bundle / 'models' / 'model.pt'} is missing; rerun with --train-if-missing "
+                         "to train small weights on the synthetic data")
+    print(f"{name}: training small weights on the synthetic data ({' '.join(SMOKE_TRAINING[name])})")
+    subprocess.run([sys.executable, "-m", "monai.bundle", "run", "training", "--config_file",
+                    str(bundle / "configs" / "train.json"), "--output_dir", str(REPO_ROOT / "results" / "weights" / name),
+                    *SMOKE_TRAINING[name]], check=True)
+    return "trained on synthetic data"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monai_ext.weights", description=__doc__.splitlines()[0])
+    parser.add_argument("--train-if-missing", action="store_true")
+    args = parser.parse_args(argv)
+    for name in SMOKE_TRAINING:  # segmentation first: the classifier's masks come from it
+        print(f"{name}: {ensure_weights(BUNDLES / name, args.train_if_missing)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
