@@ -7,13 +7,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic
 
-.PHONY: setup test data demo reproduce clean help
+.PHONY: setup test data demo reproduce verify weights label label-env deploy-env deploy-demo integration clean help
 
 help:
 	@echo "make demo   - set up, then run the main job on the embedded synthetic data"
 	@echo "make test   - set up, then run the test suite"
 	@echo "make reproduce [QU_EX=DIR] [COVIDX=DIR] [PROFILE=default|real] [FORCE=1]"
 	@echo "             - the whole study and its report in results/<profile>/summary.md"
+	@echo "make verify - model-zoo checks of both bundles (files, sizes, metadata schema, net in/out, export)"
+	@echo "make weights - bundles' models/model.pt: present, else downloaded (large_files.yml), else trained small"
+	@echo "make label  - MONAI Label server on localhost:$(LABEL_PORT) with both bundles (own env .venv-label)"
+	@echo "make deploy-demo - MONAI Deploy app on the real RG1_UNCR.dcm (own env .venv-deploy)"
+	@echo "make integration - MONAI Label and MONAI Deploy tests, for real, in their environments"
 	@echo "make data   - write the synthetic dataset to $(SYNTH) and its data lists to data_lists/"
 	@echo "make setup  - create $(VENV) and install requirements.txt and monai_ext (editable)"
 
@@ -75,6 +80,53 @@ PROFILE ?= $(if $(QU_EX)$(COVIDX),real,default)
 reproduce: setup
 	$(PY) -m monai_ext.reproduce --profile $(PROFILE) $(if $(QU_EX),--qu-ex "$(QU_EX)") \
 		$(if $(COVIDX),--covidx "$(COVIDX)") $(if $(FORCE),--force)
+
+# model-zoo conformance of both bundles; see monai_ext/zoo.py for the list of checks
+verify: setup
+	$(PY) -m monai_ext.zoo bundles/cxr_lung_segmentation bundles/cxr_covid_classification
+
+# Bundle weights for the integrations: kept, downloaded, or (offline, fresh clone) trained small on synthetic data
+weights: data
+	$(PY) -m monai_ext.weights --train-if-missing
+
+# MONAI Label and MONAI Deploy each get their own environment: their dependencies (numpy 1.26 for
+# monailabel, holoscan for the App SDK) must not move the core pins. Both add the core requirements.
+LABEL_VENV := .venv-label
+DEPLOY_VENV := .venv-deploy
+LABEL_PORT ?= 8000
+LABEL_DIR := results/label
+
+label-env: $(LABEL_VENV)/.installed
+$(LABEL_VENV)/.installed: requirements.txt monai_ext/label/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(LABEL_VENV)
+	$(LABEL_VENV)/bin/pip install --quiet --upgrade pip
+	@# the core pins but jsonschema and pydicom: monailabel's pydicom-seg needs jsonschema<4, numpy<2, pydicom<3
+	grep -v -e '^jsonschema' -e '^pydicom==' requirements.txt > $(LABEL_VENV)/core-requirements.txt
+	$(LABEL_VENV)/bin/pip install --quiet -r $(LABEL_VENV)/core-requirements.txt -r monai_ext/label/requirements.txt
+	$(LABEL_VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+deploy-env: $(DEPLOY_VENV)/.installed
+$(DEPLOY_VENV)/.installed: requirements.txt monai_ext/deploy/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --upgrade pip
+	$(DEPLOY_VENV)/bin/pip install --quiet -r requirements.txt -r monai_ext/deploy/requirements.txt
+	$(DEPLOY_VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+# a folder of studies (synthetic PNG/DICOM with lung masks as final labels, and the real RG1_UNCR.dcm),
+# then the server with both bundles from bundles/ (training updates bundles/cxr_lung_segmentation/models)
+label: label-env weights
+	$(LABEL_VENV)/bin/python -m monai_ext.label.studies --out $(LABEL_DIR)/studies
+	MONAI_LABEL_DATASTORE_FILE_EXT='["*.png","*.jpg","*.jpeg","*.dcm"]' $(LABEL_VENV)/bin/python -m monailabel.main start_server \
+		--app monai_ext/label/app --studies $(LABEL_DIR)/studies --host 127.0.0.1 --port $(LABEL_PORT)
+
+deploy-demo: deploy-env weights
+	$(DEPLOY_VENV)/bin/python -m monai_ext.deploy.demo --out results/deploy
+
+integration: label-env deploy-env data
+	$(LABEL_VENV)/bin/python -m pytest tests/integration/test_monailabel.py
+	$(DEPLOY_VENV)/bin/python -m pytest tests/integration/test_deploy.py
 
 clean:
 	rm -rf $(SYNTH) results

@@ -1,0 +1,5 @@
+"""MONAI Deploy App SDK application: chest radiographs in a DICOM folder -> lung masks and COVID-19
+probabilities (``app.py``, operators in ``operators.py``, ``python -m monai_ext.deploy.demo``).
+
+Needs the ``.venv-deploy`` environment (``make deploy-demo``); the core package never imports it.
+"""

@@ -1,0 +1,85 @@
+"""MONAI Deploy application: a folder of DICOM files -> for each chest radiograph, a lung mask and
+COVID-19 class probabilities.
+
+    python -m monai_ext.deploy.app --input DICOM_FOLDER --output OUTPUT --model MODELS
+
+``MODELS`` holds the exported TorchScript of each bundle, as the SDK lays out several models:
+``MODELS/cxr_lung_segmentation/model.ts`` and ``MODELS/cxr_covid_classification/model.ts``
+(``python -m monai_ext.deploy.demo`` exports them). The classification bundle's configs and class
+names are read from ``--cls-bundle`` (default: this repository's ``bundles/cxr_covid_classification``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from holoscan.conditions import CountCondition
+from monai.deploy.core import AppContext, Application, Image, IOType
+from monai.deploy.operators.monai_bundle_inference_operator import IOMapping
+
+from monai_ext.bundle import find_bundle_root
+from monai_ext.deploy.operators import (
+    CovidClassifierOperator,
+    CXRLoaderOperator,
+    CXRResultWriterOperator,
+    LungSegmentationOperator,
+    find_chest_radiographs,
+)
+
+__all__ = ["CXRDeployApp", "SEG", "CLS"]
+
+SEG, CLS = "cxr_lung_segmentation", "cxr_covid_classification"
+
+
+class CXRDeployApp(Application):
+    """Loader -> lung segmentation (bundle operator) -> classification -> writer, per radiograph."""
+
+    def __init__(self, *args, cls_bundle: Path | None = None, device: str = "cpu", **kwargs) -> None:
+        self.cls_bundle = Path(cls_bundle or find_bundle_root(CLS))
+        self.device = device
+        super().__init__(*args, **kwargs)
+
+    def compose(self) -> None:
+        app_context: AppContext = Application.init_app_context(self.argv)
+        input_folder, output_folder = Path(app_context.input_path), Path(app_context.output_path)
+        models = Path(app_context.model_path)
+        files, skipped = find_chest_radiographs(input_folder)
+        for path, why in skipped.items():
+            logging.warning("skipped %s: %s", path, why)
+        logging.info("%d chest radiograph(s) in %s", len(files), input_folder)
+        output_folder.mkdir(parents=True, exist_ok=True)
+
+        loader = CXRLoaderOperator(self, CountCondition(self, count=len(files)), files=files, name="cxr_loader")
+        seg = LungSegmentationOperator(
+            self, app_context=app_context, model_name=SEG, bundle_path=models / SEG / "model.ts", name="lung_segmentation",
+            input_mapping=[IOMapping("image", Image, IOType.IN_MEMORY)],
+            output_mapping=[IOMapping("pred", Image, IOType.IN_MEMORY)],
+        )
+        classifier = CovidClassifierOperator(self, bundle_dir=self.cls_bundle, model_file=models / CLS / "model.ts",
+                                             device=self.device, name="covid_classifier")
+        writer = CXRResultWriterOperator(self, output_folder=output_folder, skipped=skipped, name="writer")
+        self.add_flow(loader, seg, {("image", "image")})
+        self.add_flow(loader, classifier, {("image", "image")})
+        self.add_flow(seg, classifier, {("pred", "lung")})
+        self.add_flow(loader, writer, {("image", "image")})
+        self.add_flow(seg, writer, {("pred", "mask")})
+        self.add_flow(classifier, writer, {("probabilities", "probabilities")})
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(add_help=False)  # our options; -i/-o/-m and the rest go to the SDK
+    parser.add_argument("--cls-bundle", type=Path, default=None)
+    parser.add_argument("--device", default="cpu")
+    ours, sdk_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    sys.argv = [sys.argv[0], *sdk_args]  # the SDK reads --input/--output/--model from sys.argv
+    app = CXRDeployApp(cls_bundle=ours.cls_bundle, device=ours.device)
+    app.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

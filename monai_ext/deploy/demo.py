@@ -1,0 +1,83 @@
+"""The MONAI Deploy application on real and synthetic DICOM (``make deploy-demo``).
+
+Exports both bundles' weights to TorchScript (``python -m monai.bundle ckpt_export``, configs embedded),
+fills an input folder with the real chest CR ``RG1_UNCR.dcm`` (pydicom-data), a synthetic CR
+(MONOCHROME1) and DX, and two files the app must skip (a CR of a tibia, ``RG3_UNCR.dcm``, and a
+PNG), runs the app, and prints what it wrote.
+
+    python -m monai_ext.deploy.demo --out results/deploy
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pydicom.data import get_testdata_file
+
+from monai_ext.bundle import default_synthetic_root, find_bundle_root
+from monai_ext.deploy.app import CLS, SEG
+
+__all__ = ["export_torchscript", "make_input_folder", "run_demo"]
+
+
+def export_torchscript(bundle: Path, filepath: Path) -> Path:
+    """``ckpt_export`` of ``bundle/models/model.pt`` with its metadata and ``inference.json`` embedded."""
+    filepath.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(filepath),
+                    "--ckpt_file", str(bundle / "models" / "model.pt"),
+                    "--meta_file", str(bundle / "configs" / "metadata.json"),
+                    "--config_file", str(bundle / "configs" / "inference.json"), "--bundle_root", str(bundle)],
+                   check=True, capture_output=True, text=True)
+    return filepath
+
+
+def make_input_folder(folder: Path) -> Path:
+    """RG1_UNCR.dcm (real chest CR), synthetic CR and DX chests, and two files to skip."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    shutil.copy2(get_testdata_file("RG1_UNCR.dcm"), folder / "RG1_UNCR.dcm")
+    shutil.copy2(get_testdata_file("RG3_UNCR.dcm"), folder / "RG3_UNCR_tibia.dcm")
+    synthetic = sorted(Path(default_synthetic_root(), "covidx", "test").glob("*.dcm"))[:2]
+    for path in synthetic:
+        shutil.copy2(path, folder / path.name)
+    png = next(Path(default_synthetic_root(), "covidx", "test").glob("*.png"))
+    shutil.copy2(png, folder / png.name)
+    return folder
+
+
+def run_demo(out: Path, seg_bundle: Path | None = None, cls_bundle: Path | None = None) -> dict:
+    """Export, fill the input folder, run the app in its own process; return ``results.json``."""
+    seg_bundle = Path(seg_bundle or find_bundle_root(SEG))
+    cls_bundle = Path(cls_bundle or find_bundle_root(CLS))
+    models = out / "models"
+    export_torchscript(seg_bundle, models / SEG / "model.ts")
+    export_torchscript(cls_bundle, models / CLS / "model.ts")
+    inputs = make_input_folder(out / "input")
+    output = out / "output"
+    shutil.rmtree(output, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "monai_ext.deploy.app", "--input", str(inputs), "--output", str(output),
+                    "--model", str(models), "--cls-bundle", str(cls_bundle)], check=True)
+    return json.loads((output / "results.json").read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monai_ext.deploy.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("results/deploy"))
+    args = parser.parse_args(argv)
+    results = run_demo(args.out.resolve())
+    for item in results["radiographs"]:
+        print(f"{Path(item['file']).name}: {item.get('prediction')} {item.get('probabilities')} "
+              f"lung {100 * item['lung_fraction']:.1f}% -> {item.get('lung_mask', item.get('error'))}")
+    for path, why in results["skipped"].items():
+        print(f"skipped {Path(path).name}: {why}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

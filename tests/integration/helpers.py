@@ -1,0 +1,28 @@
+"""Helpers of the integration tests (MONAI Label, MONAI Deploy), which run in their own environments
+and skip, saying so, in the core one."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+from monai.bundle import ConfigParser
+
+from monai_ext.bundle import REPO_ROOT
+
+SEG, CLS = "cxr_lung_segmentation", "cxr_covid_classification"
+
+
+def bundle_copy(name: str, dest: Path, seed: int = 0) -> Path:
+    """A copy of ``bundles/<name>`` under ``dest`` whose ``models/model.pt`` is a freshly initialised network
+    (seeded): the integrations are tested on their plumbing, independent of any trained weights."""
+    src, out = REPO_ROOT / "bundles" / name, dest / name
+    shutil.copytree(src, out, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
+    parser = ConfigParser()
+    parser.read_config(out / "configs" / "inference.json")
+    parser["bundle_root"] = str(out)
+    parser["device"] = "$torch.device('cpu')"
+    torch.manual_seed(seed)
+    torch.save(parser.get_parsed_content("network_def").state_dict(), out / "models" / "model.pt")
+    return out

@@ -1,0 +1,62 @@
+"""The MONAI Deploy application (App SDK 4.x) on a DICOM folder with the real RG1_UNCR.dcm: chest
+radiographs found, masks at each radiograph's size, probabilities, other files skipped with a reason.
+Runs in .venv-deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+pytest.importorskip("monai.deploy", reason="MONAI Deploy App SDK is not installed here; `make integration` runs this in .venv-deploy")
+
+from helpers import CLS, SEG, bundle_copy  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from monai_ext.deploy.demo import run_demo  # noqa: E402
+from monai_ext.deploy.operators import find_chest_radiographs  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("deploy")
+    seg, cls = bundle_copy(SEG, root / "bundles"), bundle_copy(CLS, root / "bundles")
+    return root / "run", run_demo(root / "run", seg_bundle=seg, cls_bundle=cls)
+
+
+def test_finds_chest_radiographs_and_says_why_others_are_skipped(demo):
+    out, results = demo
+    names = sorted(Path(r["file"]).name for r in results["radiographs"])
+    assert "RG1_UNCR.dcm" in names and len(names) == 3
+    skipped = {Path(k).name: v for k, v in results["skipped"].items()}
+    assert "body part EXTREMITY" in skipped["RG3_UNCR_tibia.dcm"]
+    assert any("not a readable DICOM" in why for name, why in skipped.items() if name.endswith(".png"))
+
+
+def test_masks_are_at_each_radiographs_size_with_probabilities(demo):
+    out, results = demo
+    for item in results["radiographs"]:
+        ds = pydicom.dcmread(item["file"], stop_before_pixels=True)
+        mask = np.asarray(Image.open(item["lung_mask"]))
+        assert mask.shape == (ds.Rows, ds.Columns) and set(np.unique(mask)) <= {0, 255}
+        assert item["SOPInstanceUID"] == ds.SOPInstanceUID
+        assert set(item["probabilities"]) == {"negative", "positive"}
+        assert sum(item["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert item["prediction"] == max(item["probabilities"], key=item["probabilities"].get)
+        seg = pydicom.dcmread(item["lung_seg"])  # DICOM SEG over the radiograph, the same pixels as the PNG
+        assert seg.Modality == "SEG" and seg.SegmentSequence[0].SegmentLabel == "lung"
+        assert seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
+        assert np.array_equal(seg.pixel_array.reshape(mask.shape) > 0, mask > 0)
+
+
+def test_finder_refuses_non_radiographs(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ct.save_as(tmp_path / "ct.dcm")
+    chosen, skipped = find_chest_radiographs(tmp_path)
+    assert chosen == [] and "modality CT" in skipped[str(tmp_path / "ct.dcm")]
