@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = run_demo(args.out.resolve())
     for item in results["radiographs"]:
-        print(f"{Path(item['file']).name}: {item.get('prediction')} {item.get('probabilities')} "
+        probs = {k: round(v, 4) for k, v in (item.get('probabilities') or {}).items()}
+        print(f"{Path(item['file']).name}: {item.get('prediction')} {probs} "
               f"lung {100 * item['lung_fraction']:.1f}% -> {item.get('lung_mask', item.get('error'))}")
     for path, why in results["skipped"].items():
         print(f"skipped {Path(path).name}: {why}")
