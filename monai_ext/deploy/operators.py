@@ -9,8 +9,8 @@
 - :class:`CovidClassifierOperator` runs the classification bundle's preprocessing (lung mask from the
   segmentation operator) and its exported TorchScript, and emits class probabilities.
 - :class:`CXRResultWriterOperator` writes, per radiograph, the mask (PNG, 0/255, at the radiograph's
-  size, and a DICOM SEG referencing the radiograph) and ``result.json``; and ``results.json`` for
-  the whole folder.
+  size, and a DICOM SEG referencing the radiograph), the class probabilities (``result.json`` and a
+  DICOM SR measurement report, TID 1500); and ``results.json`` for the whole folder.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import torch
+from highdicom.sr import CodedConcept
 from pydicom.sr.codedict import codes
 from monai.bundle import ConfigParser
 from monai.deploy.core import Fragment, Image, Operator, OperatorSpec
@@ -41,6 +42,7 @@ __all__ = [
     "CovidClassifierOperator",
     "CXRResultWriterOperator",
     "write_lung_seg",
+    "write_classification_sr",
 ]
 
 logger = logging.getLogger(__name__)
@@ -89,6 +91,39 @@ def write_lung_seg(source: Path, mask: np.ndarray, out: Path, version: str = "0.
         device_serial_number="none")
     with atomic_path(out) as tmp:
         seg.save_as(tmp)
+    return out
+
+
+#: private coding scheme of the probability concepts (DICOM reserves "99" prefixes for local schemes)
+CODING_SCHEME = "99CXRMONAI"
+COVID_19 = CodedConcept("840539006", "SCT", "COVID-19")
+CHEST_X_RAY = CodedConcept("24627-2", "LN", "Chest X-ray")
+
+
+def write_classification_sr(source: Path, probabilities: dict[str, float], out: Path, version: str = "0.1.0") -> Path:
+    """A Comprehensive 3D SR measurement report (TID 1500, highdicom) of the class probabilities of the
+    radiograph ``source``: one measurement group (finding COVID-19) with one measurement per class,
+    the algorithm named, the radiograph as source image; written atomically."""
+    ds = pydicom.dcmread(source, stop_before_pixels=True)
+    algorithm = hd.sr.AlgorithmIdentification(name="cxr_covid_classification", version=version)
+    measurements = [
+        hd.sr.Measurement(name=CodedConcept(f"P-{name}", CODING_SCHEME, f"Probability of {name}"), value=float(p),
+                          unit=CodedConcept("1", "UCUM", "no units"), algorithm_id=algorithm)
+        for name, p in probabilities.items()
+    ]
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="COVID-19 classification"),
+        measurements=measurements, source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)],
+        finding_type=COVID_19, algorithm_id=algorithm)
+    device = hd.sr.DeviceObserverIdentifyingAttributes(uid=hd.UID(), name="cxr_covid_classification")
+    context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device, observer_identifying_attributes=device))
+    report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=CHEST_X_RAY,
+                                     imaging_measurements=[group])
+    sr = hd.sr.Comprehensive3DSR(evidence=[ds], content=report[0], series_number=901, series_instance_uid=hd.UID(),
+                                 sop_instance_uid=hd.UID(), instance_number=1, manufacturer="cxr-monai")
+    with atomic_path(out) as tmp:
+        sr.save_as(tmp)
     return out
 
 
@@ -167,8 +202,9 @@ class CovidClassifierOperator(Operator):
 
 
 class CXRResultWriterOperator(Operator):
-    """Per radiograph ``<output>/<SOPInstanceUID>/``: ``lung_mask.png``, ``lung_seg.dcm`` (DICOM SEG) and
-    ``result.json``; ``results.json`` lists every radiograph and every file skipped, with the reason."""
+    """Per radiograph ``<output>/<SOPInstanceUID>/``: ``lung_mask.png``, ``lung_seg.dcm`` (DICOM SEG),
+    ``classification_sr.dcm`` (DICOM SR) and ``result.json``; ``results.json`` lists every radiograph
+    and every file skipped, with the reason. A DICOM object that cannot be made is reported, not fatal."""
 
     def __init__(self, fragment: Fragment, *args, output_folder: Path, skipped: dict[str, str], **kwargs) -> None:
         self.output_folder = Path(output_folder)
@@ -194,11 +230,17 @@ class CXRResultWriterOperator(Operator):
         else:
             write_png((lung > 0).astype(np.uint8) * 255, folder / "lung_mask.png")
             result.update(probabilities, lung_mask=str(folder / "lung_mask.png"))
-            try:
-                result["lung_seg"] = str(write_lung_seg(Path(meta["filename_or_obj"]), lung, folder / "lung_seg.dcm"))
-            except Exception as e:  # a header highdicom refuses: the PNG and the probabilities still stand
-                result["lung_seg_error"] = f"DICOM SEG not written: {type(e).__name__}: {e}"
-                logger.error("%s: %s", meta["filename_or_obj"], result["lung_seg_error"])
+            source = Path(meta["filename_or_obj"])
+            for key, what, write in (
+                ("lung_seg", "DICOM SEG", lambda: write_lung_seg(source, lung, folder / "lung_seg.dcm")),
+                ("classification_sr", "DICOM SR", lambda: write_classification_sr(
+                    source, probabilities["probabilities"], folder / "classification_sr.dcm")),
+            ):
+                try:
+                    result[key] = str(write())
+                except Exception as e:  # a header highdicom refuses: the PNG and the JSON still stand
+                    result[f"{key}_error"] = f"{what} not written: {type(e).__name__}: {e}"
+                    logger.error("%s: %s", source, result[f"{key}_error"])
         write_json(result, folder / "result.json")
         self.summary["radiographs"].append(result)
         write_json(self.summary, self.output_folder / "results.json")

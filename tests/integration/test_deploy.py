@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("monai.deploy", reason="MONAI Deploy App SDK is not installed here; `make integration` runs this in .venv-deploy")
 
+import highdicom as hd  # noqa: E402
 from helpers import CLS, SEG, bundle_copy  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -51,6 +52,9 @@ def test_masks_are_at_each_radiographs_size_with_probabilities(demo):
         assert seg.Modality == "SEG" and seg.SegmentSequence[0].SegmentLabel == "lung"
         assert seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
         assert np.array_equal(seg.pixel_array.reshape(mask.shape) > 0, mask > 0)
+        report = hd.sr.srread(item["classification_sr"])  # DICOM SR: the same probabilities as the JSON
+        found = {m.name.meaning: m.value for m in report.content.get_image_measurement_groups()[0].get_measurements()}
+        assert found == pytest.approx({f"Probability of {k}": v for k, v in item["probabilities"].items()}, abs=1e-6)
 
 
 def test_finder_refuses_non_radiographs(tmp_path):
