@@ -16,12 +16,13 @@ from monailabel.tasks.activelearning.first import First
 from monailabel.tasks.activelearning.random import Random
 from monailabel.tasks.train.bundle import BundleTrainTask
 
+from monai_ext.bundle import REPO_ROOT
 from monai_ext.label.tasks import CovidClassificationInfer, LungSegmentationInfer
 
 logger = logging.getLogger(__name__)
 
 SEG, CLS = "cxr_lung_segmentation", "cxr_covid_classification"
-DEFAULT_BUNDLES = Path(__file__).resolve().parents[3] / "bundles"
+DEFAULT_BUNDLES = REPO_ROOT / "bundles"
 
 
 class CXRApp(MONAILabelApp):
