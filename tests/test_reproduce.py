@@ -84,3 +84,13 @@ def test_work_dirs_are_cleared_on_forced_or_changed_reruns_and_kept_when_resumin
     with pytest.raises(StepFailed):  # the probe refuses state, which proves it was kept
         StepRunner(tmp_path / "run", log=lambda _: None).run(_probe_step(tmp_path, work))
     assert (work / "stale").exists()
+
+
+def test_resume_files_are_deleted_once_the_step_is_complete(tmp_path):
+    work = tmp_path / "work"
+    code = (f"import pathlib; w = pathlib.Path({str(work)!r}); w.mkdir(); "
+            "(w / 'checkpoint_epoch=3.pt').write_text('resume state'); (w / 'model.pt').write_text('best')")
+    step = Step("train", [sys.executable, "-c", code], [work / "model.pt"], work_dirs=[work],
+                resume_files=["checkpoint_epoch=*.pt"])
+    StepRunner(tmp_path / "run", log=lambda _: None).run(step)
+    assert (work / "model.pt").exists() and not list(work.glob("checkpoint_epoch=*"))

@@ -27,7 +27,9 @@ class Step:
     """One step: ``command`` (argv) must produce every path in ``outputs``; ``inputs`` are files whose
     contents (and ``settings``, and the command itself) decide whether an earlier run still holds.
     ``work_dirs`` hold the step's outputs and resumable state (training checkpoints): they are kept
-    when an interrupted step is run again unchanged, and emptied when it reruns for any other reason."""
+    when an interrupted step is run again unchanged, and emptied when it reruns for any other reason.
+    Files in them matching ``resume_files`` (glob patterns) are deleted once the step is complete:
+    a complete step is never resumed, and a VGG19_bn resume checkpoint alone is 1.6 GB."""
 
     name: str
     command: list[str]
@@ -35,6 +37,7 @@ class Step:
     inputs: list[Path] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     work_dirs: list[Path] = field(default_factory=list)
+    resume_files: list[str] = field(default_factory=list)
 
 
 class StepRunner:
@@ -87,6 +90,10 @@ class StepRunner:
             why = f"exited {code}" if code != 0 else f"did not write {missing}"
             raise StepFailed(f"step {step.name!r} failed ({why}); see {log_path}")
         self.times[step.name] = seconds
+        for folder in step.work_dirs:
+            for pattern in step.resume_files:
+                for path in folder.glob(pattern):
+                    path.unlink()
         write_json({"fingerprint": fingerprint, "complete": True, "seconds": seconds,
                     "outputs": [str(p) for p in step.outputs]}, stamp)
         self.log(f"[done] {step.name} in {seconds:.0f}s")

@@ -14,6 +14,8 @@ __all__ = ["PROFILES", "BACKBONES", "MODES", "StudyPaths", "cls_settings", "stud
 
 BACKBONES = ("resnet50", "vgg19_bn", "efficientnet_b7")
 MODES = ("cxr", "lung", "no_lung")
+#: the bundles' resume checkpoints (``AtomicCheckpointSaver`` in train.json), deleted once training is complete
+RESUME_FILES = ["checkpoint_epoch=*.pt"]
 SEG_CONFIGS = REPO_ROOT / "bundles" / "cxr_lung_segmentation" / "configs"
 CLS_CONFIGS = REPO_ROOT / "bundles" / "cxr_covid_classification" / "configs"
 
@@ -106,7 +108,8 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=MOD
         Step("seg_train", _bundle("run", "training", "--config_file", str(SEG_CONFIGS / "train.json"), *seg_common,
                                   "--output_dir", str(paths.seg / "train"), "--seed", str(seed),
                                   *_overrides({k: v for k, v in seg.items() if k != "image_size"})),
-             [paths.seg / "models" / "model.pt"], [seg_list, *seg_configs], seg, [paths.seg / "train", paths.seg / "models"]),
+             [paths.seg / "models" / "model.pt"], [seg_list, *seg_configs], seg, [paths.seg / "train", paths.seg / "models"],
+             RESUME_FILES),
         Step("seg_evaluate", _bundle("run", "evaluating", "--config_file",
                                      f"['{SEG_CONFIGS / 'train.json'}','{SEG_CONFIGS / 'evaluate.json'}']",
                                      *seg_common, "--output_dir", str(paths.seg / "eval"), "--eval_split", "test"),
@@ -139,7 +142,7 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=MOD
                               _bundle("run", "training", "--config_file", str(CLS_CONFIGS / "train.json"), *common,
                                       "--output_dir", str(run / "train"),
                                       *_overrides({k: v for k, v in cls.items() if k != "image_size"})),
-                              [model], [cls_list, *cls_configs], cls, [run / "train", run / "models"]))
+                              [model], [cls_list, *cls_configs], cls, [run / "train", run / "models"], RESUME_FILES))
             steps.append(Step(f"cls_{backbone}_{mode}_evaluate",
                               _bundle("run", "evaluating", "--config_file",
                                       f"['{CLS_CONFIGS / 'train.json'}','{CLS_CONFIGS / 'evaluate.json'}']", *common,
