@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
-__all__ = ["find_bundle_root", "default_synthetic_root"]
+__all__ = ["find_bundle_root", "default_synthetic_root", "inference_parser", "export_torchscript"]
 
 logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -41,3 +43,32 @@ def default_synthetic_root() -> str:
         logger.warning("writing the synthetic default dataset to %s (first use, about 30 s)", root)
         write_synthetic_dataset(root, **DEFAULTS)
     return str(root)
+
+
+def inference_parser(bundle_dir: str | Path, device: str | None = None):
+    """A ``ConfigParser`` of the bundle's ``configs/inference.json`` and metadata, with ``bundle_root`` set
+    to ``bundle_dir`` (and ``device`` replaced when given), as MONAI's bundle scripts set them up."""
+    from monai.bundle import ConfigParser
+
+    bundle_dir = Path(bundle_dir)
+    parser = ConfigParser()
+    parser.read_meta(bundle_dir / "configs" / "metadata.json")
+    parser.read_config(bundle_dir / "configs" / "inference.json")
+    parser["bundle_root"] = str(bundle_dir)
+    if device is not None:
+        parser["device"] = f"$torch.device('{device}')"
+    return parser
+
+
+def export_torchscript(bundle_dir: str | Path, filepath: str | Path, ckpt_file: str | Path | None = None,
+                       net_id: str = "network_def") -> subprocess.CompletedProcess:
+    """``python -m monai.bundle ckpt_export`` of the bundle's weights (default ``models/model.pt``) to
+    ``filepath``, with its metadata and ``inference.json`` embedded; the finished process is returned."""
+    bundle_dir = Path(bundle_dir)
+    Path(filepath).parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "monai.bundle", "ckpt_export", net_id, "--filepath", str(filepath),
+         "--ckpt_file", str(ckpt_file or bundle_dir / "models" / "model.pt"),
+         "--meta_file", str(bundle_dir / "configs" / "metadata.json"),
+         "--config_file", str(bundle_dir / "configs" / "inference.json"), "--bundle_root", str(bundle_dir)],
+        capture_output=True, text=True)

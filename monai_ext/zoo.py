@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from monai_ext.bundle import REPO_ROOT
+from monai_ext.bundle import REPO_ROOT, export_torchscript, inference_parser
 from monai_ext.utils import file_sha256
 
 __all__ = ["MAX_FILE_BYTES", "REQUIRED_FILES", "SCHEMA", "CHECKS", "verify_bundle"]
@@ -156,23 +156,14 @@ def _example_input(bundle: Path) -> torch.Tensor:
 def check_export(bundle: Path) -> list[str]:
     """``ckpt_export`` of ``models/model.pt`` (or, without trained weights, of a freshly initialised network),
     then ``torch.jit.load`` of the TorchScript and the same output as the checkpoint's network."""
-    from monai.bundle import ConfigParser
-
-    parser = ConfigParser()
-    parser.read_config(bundle / "configs" / "inference.json")
-    parser.read_meta(bundle / "configs" / "metadata.json")
-    parser["bundle_root"] = str(bundle)
-    parser["device"] = "$torch.device('cpu')"
+    parser = inference_parser(bundle, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = bundle / "models" / "model.pt"
         if not ckpt.is_file():
             ckpt = Path(tmp) / "model.pt"
             torch.save(parser.get_parsed_content(NET_ID).state_dict(), ckpt)
         ts_file = Path(tmp) / "model.ts"
-        problems = _cli_problems(_bundle_cli("ckpt_export", NET_ID, "--filepath", str(ts_file), "--ckpt_file", str(ckpt),
-                                             "--meta_file", str(bundle / "configs" / "metadata.json"),
-                                             "--config_file", str(bundle / "configs" / "inference.json"),
-                                             "--bundle_root", str(bundle)), "ckpt_export")
+        problems = _cli_problems(export_torchscript(bundle, ts_file, ckpt, NET_ID), "ckpt_export")
         if problems:
             return problems
         scripted = torch.jit.load(str(ts_file), map_location="cpu").eval()

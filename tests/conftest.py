@@ -53,3 +53,13 @@ def run_cli(args: list[str], cwd: Path = REPO, timeout: int = 600) -> str:
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(args)} exited {proc.returncode}:\n{output[-6000:]}")
     return output
+
+
+@pytest.fixture
+def seg_bundle(tmp_path) -> Path:
+    """A copy of the segmentation bundle (configs, docs, LICENSE, large_files.yml; no weights, no outputs)."""
+    import shutil
+
+    out = tmp_path / "cxr_lung_segmentation"
+    shutil.copytree(REPO / "bundles" / "cxr_lung_segmentation", out, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
+    return out

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import yaml
 
-from monai_ext.bundle import REPO_ROOT
 from monai_ext.weights import download_released, ensure_weights
 
 
 @pytest.fixture
-def bundle(tmp_path):
-    out = tmp_path / "cxr_lung_segmentation"
-    shutil.copytree(REPO_ROOT / "bundles" / "cxr_lung_segmentation", out,
-                    ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
+def bundle(seg_bundle):
+    out = seg_bundle
     entry = yaml.safe_load((out / "large_files.yml").read_text())["large_files"][0]
     entry["url"] = "https://127.0.0.1:9/cxr_lung_segmentation_model.pt"  # nothing listens there
     (out / "large_files.yml").write_text(yaml.safe_dump({"large_files": [entry]}))

@@ -19,21 +19,10 @@ from pathlib import Path
 
 from pydicom.data import get_testdata_file
 
-from monai_ext.bundle import default_synthetic_root, find_bundle_root
+from monai_ext.bundle import default_synthetic_root, export_torchscript, find_bundle_root
 from monai_ext.deploy.app import CLS, SEG
 
-__all__ = ["export_torchscript", "make_input_folder", "run_demo"]
-
-
-def export_torchscript(bundle: Path, filepath: Path) -> Path:
-    """``ckpt_export`` of ``bundle/models/model.pt`` with its metadata and ``inference.json`` embedded."""
-    filepath.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(filepath),
-                    "--ckpt_file", str(bundle / "models" / "model.pt"),
-                    "--meta_file", str(bundle / "configs" / "metadata.json"),
-                    "--config_file", str(bundle / "configs" / "inference.json"), "--bundle_root", str(bundle)],
-                   check=True, capture_output=True, text=True)
-    return filepath
+__all__ = ["make_input_folder", "run_demo"]
 
 
 def make_input_folder(folder: Path) -> Path:
@@ -56,8 +45,8 @@ def run_demo(out: Path, seg_bundle: Path | None = None, cls_bundle: Path | None 
     seg_bundle = Path(seg_bundle or find_bundle_root(SEG))
     cls_bundle = Path(cls_bundle or find_bundle_root(CLS))
     models = out / "models"
-    export_torchscript(seg_bundle, models / SEG / "model.ts")
-    export_torchscript(cls_bundle, models / CLS / "model.ts")
+    for bundle, name in ((seg_bundle, SEG), (cls_bundle, CLS)):
+        export_torchscript(bundle, models / name / "model.ts").check_returncode()
     inputs = make_input_folder(out / "input")
     output = out / "output"
     shutil.rmtree(output, ignore_errors=True)

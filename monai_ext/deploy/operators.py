@@ -26,10 +26,10 @@ import pydicom
 import torch
 from highdicom.sr import CodedConcept
 from pydicom.sr.codedict import codes
-from monai.bundle import ConfigParser
 from monai.deploy.core import Fragment, Image, Operator, OperatorSpec
 from monai.deploy.operators.monai_bundle_inference_operator import MonaiBundleInferenceOperator, filter_compose
 
+from monai_ext.bundle import inference_parser
 from monai_ext.data import read_cxr, write_png
 from monai_ext.errors import CXRReadError
 from monai_ext.utils import atomic_path, write_json
@@ -173,11 +173,7 @@ class CovidClassifierOperator(Operator):
 
     def __init__(self, fragment: Fragment, *args, bundle_dir: Path, model_file: Path, device: str = "cpu",
                  **kwargs) -> None:
-        parser = ConfigParser()
-        parser.read_meta(Path(bundle_dir) / "configs" / "metadata.json")
-        parser.read_config(Path(bundle_dir) / "configs" / "inference.json")
-        parser["bundle_root"] = str(bundle_dir)
-        parser["device"] = f"$torch.device('{device}')"
+        parser = inference_parser(bundle_dir, device=device)
         self.device = torch.device(device)
         self.preprocessing = parser.get_parsed_content("preprocessing")
         self.postprocessing = parser.get_parsed_content("postprocessing")

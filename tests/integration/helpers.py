@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import torch
-from monai.bundle import ConfigParser
 
-from monai_ext.bundle import REPO_ROOT
+from monai_ext.bundle import REPO_ROOT, inference_parser
 
 SEG, CLS = "cxr_lung_segmentation", "cxr_covid_classification"
 
@@ -19,10 +18,7 @@ def bundle_copy(name: str, dest: Path, seed: int = 0) -> Path:
     (seeded): the integrations are tested on their plumbing, independent of any trained weights."""
     src, out = REPO_ROOT / "bundles" / name, dest / name
     shutil.copytree(src, out, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
-    parser = ConfigParser()
-    parser.read_config(out / "configs" / "inference.json")
-    parser["bundle_root"] = str(out)
-    parser["device"] = "$torch.device('cpu')"
+    parser = inference_parser(out, device="cpu")
     torch.manual_seed(seed)
     torch.save(parser.get_parsed_content("network_def").state_dict(), out / "models" / "model.pt")
     return out

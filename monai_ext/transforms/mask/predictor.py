@@ -7,10 +7,11 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 
 import torch
-from monai.bundle import ConfigParser
 from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import Compose, Invertd, MapTransform
+
+from monai_ext.bundle import inference_parser
 
 __all__ = ["LungMaskPredictor", "PredictLungMaskd", "PredictLungMaskD", "PredictLungMaskDict"]
 
@@ -36,9 +37,7 @@ class LungMaskPredictor:
             raise FileNotFoundError(
                 f"no lung segmentation model at {weights}: train the segmentation bundle, or give lung masks (mask_dir)"
             )
-        parser = ConfigParser()
-        parser.read_config(self.bundle_dir / "configs" / "inference.json")
-        parser["bundle_root"] = str(self.bundle_dir)
+        parser = inference_parser(self.bundle_dir)
         net = parser.get_parsed_content("network_def")
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         self._net = net.to(self.device).eval()
