@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json", "file_sha256"]
+__all__ = ["TEMPORARY_GLOB", "atomic_path", "commit", "write_json", "write_csv", "file_sha256"]
 
 
 def _read_umask() -> int:
@@ -24,11 +25,17 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+#: how the temporary files of :func:`atomic_path` are named: ``.<name>.<random>.tmp<suffix>``
+TEMPORARY_GLOB = ".*.tmp*"
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     A reader never sees a half-written file, and an interrupted writer leaves the old one intact.
+    With ``durable`` the new file's bytes and the rename are flushed to the disk (``fsync``) before
+    this returns, so a power cut after it cannot take the file back (checkpoints use it).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,16 +44,39 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result gets the mode any new file gets
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        commit(Path(tmp), path, durable)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def commit(tmp: Path, path: Path, durable: bool = False) -> None:
+    """Rename the complete file ``tmp`` onto ``path`` (replacing it in one step); with ``durable``, fsync
+    the file before and its folder after the rename."""
+    if durable:
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+    if durable:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def write_json(obj: Any, path: str | os.PathLike, indent: int = 4) -> None:
     """Write ``obj`` as JSON atomically, with a final newline."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=indent) + "\n")
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike, fieldnames: Sequence[str]) -> None:
+    """Write ``rows`` as CSV with a header of ``fieldnames`` (missing values empty), atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(fieldnames), extrasaction="ignore", restval="")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -116,7 +116,8 @@ def test_export_and_bundle_checks(resnet_lung):
     with torch.no_grad():
         torch.testing.assert_close(torch.jit.load(str(ts))(x), net.eval()(x), atol=1e-5, rtol=1e-4)
     scratch = {"ckpt_dir": str(models), "output_dir": str(models.parent / "checks")}  # keep the repo's bundle clean
-    for config, kind, extra in (("train.json", "train", scratch), ("inference.json", "infer", scratch)):
+    # inference in cxr mode: the repo's segmentation bundle has no weights here, so lung mode would skip every input
+    for config, kind, extra in (("train.json", "train", scratch), ("inference.json", "infer", {**scratch, "input_mode": "cxr"})):
         workflow = ConfigWorkflow(config_file=str(CONFIGS / config), workflow_type=kind,
                                   meta_file=str(CONFIGS / "metadata.json"), **extra)
         workflow.initialize()

@@ -1,28 +1,50 @@
-"""Reading and writing chest radiographs and masks."""
+"""Reading and writing chest radiographs and masks; data lists and the inputs of batch jobs."""
 
-from monai_ext.data.datalist import (
-    classification_items,
-    datalist_classes,
-    find_cxr_images,
-    inference_items,
-    readable_items,
-    segmentation_items,
+from monai_ext.data.datalist import classification_items, datalist_classes, segmentation_items
+from monai_ext.data.image_reader import (
+    IMAGE_SUFFIXES,
+    detect_format,
+    image_shape,
+    is_cxr_file,
+    radiograph_problem,
+    read_cxr,
 )
-from monai_ext.data.image_reader import IMAGE_SUFFIXES, detect_format, is_cxr_file, read_cxr
 from monai_ext.data.image_writer import mask_name_for, write_dicom_cr, write_png
+from monai_ext.data.inputs import (
+    MANIFEST_NAME,
+    InputScan,
+    find_cxr_images,
+    mask_lookup,
+    read_manifest,
+    readable_items,
+    scan_classification_inputs,
+    scan_segmentation_inputs,
+)
+from monai_ext.data.paths import OutputCollisionError, output_names, refuse_outputs_over_inputs, resolve_inside
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MANIFEST_NAME",
+    "InputScan",
+    "OutputCollisionError",
     "classification_items",
     "datalist_classes",
-    "find_cxr_images",
-    "inference_items",
-    "readable_items",
-    "segmentation_items",
     "detect_format",
+    "find_cxr_images",
+    "image_shape",
     "is_cxr_file",
+    "mask_lookup",
     "mask_name_for",
+    "output_names",
+    "radiograph_problem",
     "read_cxr",
+    "read_manifest",
+    "readable_items",
+    "refuse_outputs_over_inputs",
+    "resolve_inside",
+    "scan_classification_inputs",
+    "scan_segmentation_inputs",
+    "segmentation_items",
     "write_dicom_cr",
     "write_png",
 ]

@@ -9,7 +9,10 @@ MONOCHROME2 files and in PNG/JPEG. Arrays keep the file's row/column order:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +20,16 @@ import numpy as np
 import pydicom
 from PIL import Image, UnidentifiedImageError
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import JPEGExtended12Bit
 try:  # pydicom 3
     from pydicom.pixels import apply_modality_lut, apply_voi
 except ImportError:  # pydicom 2.4: MONAI Label 0.8's pydicom-seg does not import under pydicom 3
     from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi
 
+from monai_ext.data.paths import link_problem
 from monai_ext.errors import CXRReadError
 
-__all__ = ["IMAGE_SUFFIXES", "detect_format", "read_cxr", "is_cxr_file"]
+__all__ = ["IMAGE_SUFFIXES", "MIN_RADIOGRAPH_SIDE", "detect_format", "read_cxr", "is_cxr_file", "image_shape", "radiograph_problem"]
 
 #: file name suffixes taken as radiographs when a folder is scanned
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
@@ -46,9 +51,12 @@ def detect_format(path: str | os.PathLike) -> str:
     """
     path = Path(path)
     if not path.is_file():
-        raise CXRReadError(path, "no such file" if not path.exists() else "not a regular file")
-    with open(path, "rb") as f:
-        head = f.read(132)
+        raise CXRReadError(path, _not_a_file(path))
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError as e:  # permission denied, I/O error: this file is bad, the batch goes on
+        raise CXRReadError(path, f"cannot be read ({e.strerror or e})") from e
     if not head:
         raise CXRReadError(path, "empty file (0 bytes)")
     if head.startswith(_PNG_MAGIC):
@@ -67,6 +75,13 @@ def detect_format(path: str | os.PathLike) -> str:
             return "dicom"
     named = f" (named {path.suffix})" if path.suffix else ""
     raise CXRReadError(path, f"unknown format{named}: the content is not PNG, JPEG or DICOM (starts with {head[:8]!r})")
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` is not a readable regular file: missing, a dangling link, a link loop, a folder..."""
+    if path.is_symlink() and (problem := link_problem(path)):
+        return problem
+    return "no such file" if not path.exists() else "not a regular file"
 
 
 def read_cxr(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
@@ -130,12 +145,7 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
         raise CXRReadError(path, f"multi-frame DICOM ({frames} frames): one 2-D radiograph expected")
-    try:
-        raw = ds.pixel_array
-    except Exception as e:  # noqa: BLE001 - decoders raise many types; all mean "cannot decode"
-        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-        name = getattr(syntax, "name", syntax)
-        raise CXRReadError(path, f"cannot decode the pixel data (transfer syntax {name}): {e}") from e
+    raw = _decode_pixels(path, ds)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     samples = int(ds.get("SamplesPerPixel", 1))
     if samples == 1 and raw.ndim != 2:
@@ -162,6 +172,59 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     if spacing is not None and len(spacing) == 2 and all(float(s) > 0 for s in spacing):
         meta["pixel_spacing"] = np.asarray([float(s) for s in spacing])
     return np.clip(image, 0.0, 1.0).astype(np.float32), meta
+
+
+def _decode_pixels(path: Path, ds: pydicom.Dataset) -> np.ndarray:
+    """The stored pixel values, decoded by pydicom's plugins (GDCM among them, for JPEG Lossless, JPEG-LS,
+    JPEG 2000 and RLE); 12-bit JPEG Extended, which pydicom hands only to the GPL libjpeg plugin, by GDCM itself."""
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    try:
+        return ds.pixel_array
+    except Exception as e:  # noqa: BLE001 - decoders raise many types; all mean "cannot decode"
+        if syntax == JPEGExtended12Bit and int(ds.get("BitsStored", 8)) > 8:
+            raw = _decode_with_gdcm(path, ds)
+            if raw is not None:
+                return raw
+        name = getattr(syntax, "name", syntax)
+        raise CXRReadError(path, f"cannot decode the pixel data (transfer syntax {name}): {e}") from e
+
+
+def _decode_with_gdcm(path: Path, ds: pydicom.Dataset) -> np.ndarray | None:
+    """One grey frame decoded by GDCM's own reader, or None when GDCM is missing or fails."""
+    try:
+        import gdcm
+    except ImportError:
+        return None
+    gdcm.Trace.WarningOff()
+    reader = gdcm.ImageReader()
+    reader.SetFileName(str(path))
+    with _stderr_silenced():  # its 8-bit codec prints "Unsupported JPEG data precision 12" before the 12-bit one decodes
+        if not reader.Read():
+            return None
+        image = reader.GetImage()
+        buffer = image.GetBuffer().encode("utf-8", "surrogateescape")  # the wrapper returns the bytes as str
+    dtypes = {"UINT8": np.uint8, "INT8": np.int8, "UINT16": np.uint16, "INT16": np.int16}
+    dtype = dtypes.get(image.GetPixelFormat().GetScalarTypeAsString())
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    if dtype is None or image.GetPixelFormat().GetSamplesPerPixel() != 1:
+        return None
+    if len(buffer) != rows * columns * np.dtype(dtype).itemsize:
+        return None
+    return np.frombuffer(buffer, dtype=dtype).reshape(rows, columns).copy()
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Send the process's C-level standard error (file descriptor 2) to /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _dicom_grey_to_display(path: Path, ds: pydicom.Dataset, raw: np.ndarray) -> np.ndarray:
@@ -202,3 +265,40 @@ def _min_max(values: np.ndarray) -> np.ndarray:
     if hi <= lo:
         return np.zeros_like(values, dtype=np.float64)
     return (values - lo) / (hi - lo)
+
+
+#: the smallest side, in pixels, of an image taken as a radiograph
+MIN_RADIOGRAPH_SIDE = 32
+
+
+def image_shape(path: str | os.PathLike) -> tuple[int, int]:
+    """``(rows, columns)`` of an image file from its header, without decoding the pixels.
+
+    Raises:
+        CXRReadError: the file cannot be read, or is not PNG, JPEG or DICOM.
+    """
+    path = Path(path)
+    fmt = detect_format(path)
+    try:
+        if fmt == "dicom":
+            ds = pydicom.dcmread(path, force=True, stop_before_pixels=True)
+            return int(ds.Rows), int(ds.Columns)
+        with Image.open(path) as img:
+            return img.height, img.width
+    except CXRReadError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any parser error means the header is unreadable
+        raise CXRReadError(path, f"unreadable {fmt.upper()} header ({e})") from e
+
+
+def radiograph_problem(image: np.ndarray) -> str | None:
+    """Why a decoded image cannot be a radiograph (too small, or one flat grey value), or None.
+
+    A file that passes is still only *readable*; the lung-mask plausibility check judges the result.
+    """
+    rows, columns = image.shape[-2:]
+    if min(rows, columns) < MIN_RADIOGRAPH_SIDE:
+        return f"{rows}x{columns} pixels: too small for a radiograph (at least {MIN_RADIOGRAPH_SIDE} a side)"
+    if float(np.max(image)) - float(np.min(image)) < 1e-3:
+        return f"blank image: every pixel is {float(np.max(image)):.3f} (no contrast to segment)"
+    return None

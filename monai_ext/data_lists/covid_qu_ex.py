@@ -11,21 +11,39 @@ import os
 from pathlib import Path
 from typing import Any
 
-from monai_ext.data.image_reader import is_cxr_file
+from monai_ext.data.image_reader import image_shape, is_cxr_file
 from monai_ext.data_lists.common import Problems, count_by_class
-from monai_ext.errors import DataListError
+from monai_ext.errors import CXRReadError, DataListError
 
 __all__ = ["build_covid_qu_ex"]
 
 FOLDER_SPLITS = {"Train": "training", "Val": "validation", "Test": "test"}
 MASK_FOLDER = "lung masks"
+#: relative difference of image and mask aspect ratios (rows / columns) above which a pair is refused
+MAX_ASPECT_DIFFERENCE = 0.02
+
+
+def _pair_problem(image: Path, mask: Path) -> str | None:
+    """Why an image and its mask cannot be a pair: unreadable headers or aspect ratios that differ.
+
+    Sizes may differ (the COVID-19 Radiography Database pairs 299x299 images with 256x256 masks);
+    the shape may not, or training would silently stretch the mask over the image.
+    """
+    try:
+        (ir, ic), (mr, mc) = image_shape(image), image_shape(mask)
+    except CXRReadError as e:
+        return f"pairs with an unreadable file ({e.problem})"
+    if abs((ir / ic) / (mr / mc) - 1.0) > MAX_ASPECT_DIFFERENCE:
+        return f"pairs whose image and mask aspect ratios differ by more than {MAX_ASPECT_DIFFERENCE:.0%} (e.g. {ir}x{ic} vs {mr}x{mc})"
+    return None
 
 
 def build_covid_qu_ex(root: str | os.PathLike) -> dict[str, Any]:
     """Pair every image with its lung mask; classes are the class folders found (sorted).
 
     Raises:
-        DataListError: a split folder is missing or empty, or images lack masks (counts and first names).
+        DataListError: a split folder is missing or empty, images lack masks, or an image and its mask differ
+            in aspect ratio (more than 2%) or cannot be read (counts and first names).
     """
     root = Path(root)
     if not root.is_dir():
@@ -47,8 +65,11 @@ def build_covid_qu_ex(root: str | os.PathLike) -> dict[str, Any]:
             if not images:
                 problems.add("empty image folders", str(class_dir / "images"))
             for image in images:
-                if not (class_dir / MASK_FOLDER / image.name).is_file():
+                mask = class_dir / MASK_FOLDER / image.name
+                if not mask.is_file():
                     problems.add("images without a lung mask", str(image.relative_to(root)))
+                elif problem := _pair_problem(image, mask):
+                    problems.add(problem, str(image.relative_to(root)))
                 found[split].append((class_dir.name, image))
     problems.raise_if_any()
 

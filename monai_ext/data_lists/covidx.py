@@ -11,7 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from monai_ext.data.image_writer import mask_name_for
+from monai_ext.data.inputs import mask_lookup, mask_path_for
+from monai_ext.data.paths import resolve_inside
 from monai_ext.data_lists.common import Problems, count_by_class, grouped_stratified_split
 from monai_ext.errors import DataListError
 
@@ -92,14 +93,16 @@ def build_covidx(
         classes: ``"binary"`` (positive/negative) or ``"3class"`` (COVID-19/pneumonia/normal).
         val_fraction: share of each class of train moved, by whole patients, to validation.
         seed: seed of the validation split.
-        masks: folder of predicted lung masks (``<masks>/<split>/<image stem>.png``, as the
-            segmentation bundle's inference writes them); adds a ``lung`` key relative to it.
+        masks: folder of lung masks: the segmentation bundle's inference output (masks found through
+            its ``manifest.csv``) or masks named after the images (``<masks>/<split>/<image stem>.png``);
+            adds a ``lung`` key relative to it.
         train_list, test_list: list file names (relative to ``root``) instead of the defaults.
         check_files: refuse rows whose image (or mask) file is missing.
         skip_missing: drop such rows with a report instead of refusing them.
 
     Raises:
-        DataListError: bad rows, missing files, a patient in both train and test (counts and first names).
+        DataListError: bad rows, missing files, paths that leave ``root`` (``../``, or a link inside it that
+            points outside), a patient in both train and test (counts and first names).
     """
     root = Path(root)
     if classes not in CLASS_SETS:
@@ -117,6 +120,7 @@ def build_covidx(
         problems.add("patients in both the train and test lists", pid)
 
     dropped: list[str] = []
+    lookup = mask_lookup(masks) if masks is not None else None
     split_items: dict[str, list[dict[str, Any]]] = {}
     for folder, rows in tables.items():
         if check_files and not (root / folder).is_dir():
@@ -125,17 +129,21 @@ def build_covidx(
         items = []
         for row in rows:
             image = f"{folder}/{row['file']}"
+            try:
+                resolve_inside(root, image)
+            except DataListError:
+                problems.add(f"rows whose path leaves the root {root}", image)
+                continue
             item = {"image": image, **{k: row[k] for k in ("label", "class_name", "patient_id", "source")}}
-            missing = check_files and not (root / image).is_file()
-            if masks is not None:
-                item["lung"] = mask_name_for(image)
-                if check_files and not missing and not (Path(masks) / item["lung"]).is_file():
-                    missing = True
-                    kind = "rows without a lung mask in " + str(masks)
-                    dropped.append(image) if skip_missing else problems.add(kind, item["lung"])
-                    continue
-            if missing:
-                dropped.append(image) if skip_missing else problems.add("rows whose image file is missing", image)
+            problem = "rows whose image file is missing" if check_files and not (root / image).is_file() else None
+            if masks is not None and problem is None:
+                mask = mask_path_for(masks, image, lookup)
+                if mask is None or (check_files and not mask.is_file()):
+                    problem = f"rows without a lung mask in {masks}"
+                else:
+                    item["lung"] = str(mask.relative_to(masks))
+            if problem:
+                dropped.append(image) if skip_missing else problems.add(problem, image)
                 continue
             items.append(item)
         split_items[folder] = items

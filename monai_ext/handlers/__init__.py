@@ -1,13 +1,29 @@
 """Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, metric and prediction writers."""
 
-from monai_ext.handlers.checkpoint import AtomicCheckpointSaver, LatestCheckpointLoader, latest_checkpoint
+from monai_ext.handlers.checkpoint import (
+    AtomicCheckpointSaver,
+    AtomicDiskSaver,
+    BestModelSaver,
+    LatestCheckpointLoader,
+    ResumableEarlyStopHandler,
+    ResumeMismatchError,
+    RunRecord,
+    latest_checkpoint,
+)
 from monai_ext.handlers.classification_writer import ClassificationWriter, flatten_report
+from monai_ext.handlers.manifest import InferenceManifest
 from monai_ext.handlers.metrics_summary import MetricsSummaryJSON
 from monai_ext.handlers.outputs import probs_and_labels, probs_and_onehot
 
 __all__ = [
     "AtomicCheckpointSaver",
+    "AtomicDiskSaver",
+    "BestModelSaver",
+    "ResumableEarlyStopHandler",
+    "ResumeMismatchError",
+    "RunRecord",
     "ClassificationWriter",
+    "InferenceManifest",
     "LatestCheckpointLoader",
     "MetricsSummaryJSON",
     "flatten_report",

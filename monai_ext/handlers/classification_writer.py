@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
+from monai_ext.handlers.outputs import item_field
 from monai_ext.metrics.classification import classification_report
 from monai_ext.utils import atomic_path, write_json
 
@@ -22,19 +24,26 @@ class ClassificationWriter:
     """Write ``predictions.csv`` (a row per image: name, patient, source, the probability of each
     class, the predicted class and, when known, the true one) and, when labels are present and
     ``with_metrics`` is set, ``metrics.json`` and ``metrics.csv`` with every figure and its 95%
-    interval, overall and per source.
+    interval, overall and per source. ``fields`` adds columns read per item (e.g. ``mask_source``,
+    ``mask_flags``: where the lung mask came from and the plausibility checks it failed).
 
     The engine's postprocessing must leave class probabilities (softmax) in ``pred``; the batch
     items' ``name``, ``patient_id``, ``source`` and ``label`` are read from the decollated batch.
     """
 
     def __init__(
-        self, output_dir: str | os.PathLike, class_names: list[str], with_metrics: bool = True, n_bootstrap: int = 1000
+        self,
+        output_dir: str | os.PathLike,
+        class_names: list[str],
+        with_metrics: bool = True,
+        n_bootstrap: int = 1000,
+        fields: Sequence[str] = (),
     ) -> None:
         self.output_dir = Path(output_dir)
         self.class_names = list(class_names)
         self.with_metrics = with_metrics
         self.n_bootstrap = n_bootstrap
+        self.fields = list(fields)
         self.rows: list[dict[str, Any]] = []
 
     def attach(self, engine: Engine) -> None:
@@ -53,6 +62,7 @@ class ClassificationWriter:
                 "source": item.get("source", ""),
                 "probs": probs,
             }
+            row.update({name: item_field(item, out, name) for name in self.fields})
             label = item.get("label")
             if label is not None and torch.as_tensor(label).numel() == 1:
                 row["label"] = int(torch.as_tensor(label).item())
@@ -64,6 +74,7 @@ class ClassificationWriter:
         labelled = bool(self.rows) and all("label" in r for r in self.rows)
         if labelled:
             header.append("true")
+        header += self.fields
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(header)
@@ -72,7 +83,7 @@ class ClassificationWriter:
             line.append(self.class_names[int(np.argmax(r["probs"]))])
             if labelled:
                 line.append(self.class_names[r["label"]])
-            writer.writerow(line)
+            writer.writerow(line + [r[name] for name in self.fields])
         with atomic_path(self.output_dir / "predictions.csv") as tmp:
             tmp.write_text(buffer.getvalue())
         if labelled and self.with_metrics:

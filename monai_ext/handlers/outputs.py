@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
-__all__ = ["probs_and_labels", "probs_and_onehot"]
+__all__ = ["item_field", "probs_and_labels", "probs_and_onehot"]
 
 
 def probs_and_labels(output: Sequence[dict]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -21,3 +22,11 @@ def probs_and_onehot(output: Sequence[dict]) -> tuple[list[torch.Tensor], list[t
     probs, labels = probs_and_labels(output)
     onehot = torch.nn.functional.one_hot(labels, probs.shape[1]).float()
     return list(probs), list(onehot)
+
+
+def item_field(item: Mapping, output: Mapping, name: str, default: Any = "") -> Any:
+    """The value ``name`` of one decollated item: from the engine output, else the batch item, else the
+    metadata of its image (where transforms such as ``ApplyLungMask`` record per-image facts)."""
+    meta = getattr(item.get("image"), "meta", {})
+    value = output.get(name, item.get(name, meta.get(name, default)))
+    return value.item() if hasattr(value, "item") else value

@@ -2,7 +2,8 @@
 
 from monai_ext.transforms.io.array import LoadCXR
 from monai_ext.transforms.io.dictionary import LoadCXRD, LoadCXRd, LoadCXRDict
-from monai_ext.transforms.mask.array import INPUT_MODES, ApplyLungMask, SaveLungMask
+from monai_ext.transforms.mask.array import INPUT_MODES, ApplyLungMask, SaveLungMask, needs_lung_mask
+from monai_ext.transforms.mask.quality import QUALITY_FIELDS, LungMaskQualityd, lung_mask_quality
 from monai_ext.transforms.mask.predictor import (
     LungMaskPredictor,
     PredictLungMaskD,
@@ -20,6 +21,10 @@ from monai_ext.transforms.mask.dictionary import (
 
 __all__ = [
     "INPUT_MODES",
+    "QUALITY_FIELDS",
+    "LungMaskQualityd",
+    "lung_mask_quality",
+    "needs_lung_mask",
     "ApplyLungMask",
     "ApplyLungMaskD",
     "ApplyLungMaskDict",

@@ -10,10 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from monai.transforms import Transform
+from monai.utils import TransformBackends
 
 from monai_ext.data.image_writer import mask_name_for, write_png
+from monai_ext.transforms.mask.quality import lung_mask_quality
 
-__all__ = ["ApplyLungMask", "INPUT_MODES", "SaveLungMask"]
+__all__ = ["ApplyLungMask", "INPUT_MODES", "SaveLungMask", "needs_lung_mask"]
 
 logger = logging.getLogger(__name__)
 
@@ -21,25 +23,35 @@ logger = logging.getLogger(__name__)
 class SaveLungMask(Transform):
     """Write a binary mask ``(1, rows, columns)`` or ``(rows, columns)`` as a 0/255 grey PNG.
 
-    The file is ``output_dir / mask_name_for(name)``: the input's relative path with a ``.png``
-    suffix, so ``train/a.dcm`` gives ``train/a.png``. It is written to a temporary name, then renamed.
-    Returns the mask unchanged.
+    The file is ``output_dir / output_name``, by default ``mask_name_for(name)``: the input's relative
+    path with a ``.png`` suffix, so ``train/a.dcm`` gives ``train/a.png`` (a batch job passes the
+    collision-free name :func:`~monai_ext.data.output_names` chose). It is written to a temporary
+    name, then renamed. Returns the mask unchanged.
     """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
     def __init__(self, output_dir: str | os.PathLike) -> None:
         self.output_dir = Path(output_dir)
 
-    def __call__(self, mask: torch.Tensor | np.ndarray, name: str) -> torch.Tensor | np.ndarray:
+    def __call__(
+        self, mask: torch.Tensor | np.ndarray, name: str, output_name: str | None = None
+    ) -> torch.Tensor | np.ndarray:
         array = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
         if array.ndim == 3 and array.shape[0] == 1:
             array = array[0]
         if array.ndim != 2:
             raise ValueError(f"{name}: a 2-D mask or one channel is expected, got shape {array.shape}")
-        write_png(np.where(array > 0.5, 255, 0).astype(np.uint8), self.output_dir / mask_name_for(name))
+        write_png(np.where(array > 0.5, 255, 0).astype(np.uint8), self.output_dir / (output_name or mask_name_for(name)))
         return mask
 
 
 INPUT_MODES = ("cxr", "lung", "no_lung")
+
+
+def needs_lung_mask(mode: str, crop_to_lung: bool = False) -> bool:
+    """Whether the classifier input ``mode`` (with or without cropping to the lungs) uses a lung mask."""
+    return mode != "cxr" or bool(crop_to_lung)
 
 
 class ApplyLungMask(Transform):
@@ -50,6 +62,8 @@ class ApplyLungMask(Transform):
     is resized to the image with nearest-neighbour and binarised at half its maximum (0/255 and 0/1 files alike). A mask covering less than
     ``min_fraction`` of the image is reported (logged with the file name and counted in the image's
     metadata as ``lung_fraction``) and applied as it is: it is never silently replaced by a full mask.
+    A mask that fails the plausibility check (:func:`~monai_ext.transforms.lung_mask_quality`) is
+    logged, and the failed checks are kept in the metadata as ``mask_flags``.
 
     Args:
         mode: ``"cxr"``, ``"lung"`` or ``"no_lung"``.
@@ -67,7 +81,7 @@ class ApplyLungMask(Transform):
         self.margin = margin
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if self.mode == "cxr" and not self.crop_to_lung:
+        if not needs_lung_mask(self.mode, self.crop_to_lung):
             return image
         name = getattr(image, "meta", {}).get("filename_or_obj", "image")
         if mask is None:
@@ -78,6 +92,11 @@ class ApplyLungMask(Transform):
             image.meta["lung_fraction"] = fraction
         if fraction < self.min_fraction:
             logger.warning("%s: the lung mask covers %.2f%% of the image (nearly empty); applied as it is", name, 100 * fraction)
+        flags = lung_mask_quality(lung[0])["mask_flags"]
+        if hasattr(image, "meta"):
+            image.meta["mask_flags"] = flags
+        if flags:
+            logger.warning("%s: implausible lung mask: %s", name, flags)
         out = image if self.mode == "cxr" else image * (lung if self.mode == "lung" else 1.0 - lung)
         if self.crop_to_lung and fraction > 0:
             out = self._crop(out, lung)

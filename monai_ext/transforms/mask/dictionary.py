@@ -47,15 +47,32 @@ class ApplyLungMaskd(MapTransform):
 
 
 class SaveLungMaskd(MapTransform):
-    """Dictionary wrapper of :class:`SaveLungMask`; the file is named after ``data[name_key]``,
-    or, without it, after the source file's name in the mask's metadata."""
+    """Dictionary wrapper of :class:`SaveLungMask`. The file is ``data[output_name_key]`` when the item has
+    one (the collision-free name a batch job's input scan chose), else named after ``data[name_key]``,
+    or, without it, after the source file's name in the mask's metadata.
+
+    Args:
+        keys: the binary mask(s) to write.
+        output_dir: the folder the masks go to.
+        name_key: the item's input name (relative path).
+        output_name_key: the item's output file name, relative to ``output_dir``.
+        allow_missing_keys: don't raise when a key is missing.
+    """
+
+    backend = SaveLungMask.backend
 
     def __init__(
-        self, keys: KeysCollection, output_dir: str | os.PathLike, name_key: str = "name", allow_missing_keys: bool = False
+        self,
+        keys: KeysCollection,
+        output_dir: str | os.PathLike,
+        name_key: str = "name",
+        output_name_key: str = "mask_name",
+        allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.saver = SaveLungMask(output_dir)
         self.name_key = name_key
+        self.output_name_key = output_name_key
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
         d = dict(data)
@@ -63,7 +80,7 @@ class SaveLungMaskd(MapTransform):
             name = d.get(self.name_key)
             if name is None:
                 name = Path(str(getattr(d[key], "meta", {}).get("filename_or_obj", key))).name
-            self.saver(d[key], str(name))
+            self.saver(d[key], str(name), d.get(self.output_name_key))
         return d
 
 

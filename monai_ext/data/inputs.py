@@ -1,0 +1,263 @@
+"""A batch job's inputs: every file found is either an item to process or a skipped input with its reason.
+
+The inference configs call :func:`scan_segmentation_inputs` and :func:`scan_classification_inputs`;
+their ``skipped`` list goes into the job's ``manifest.csv`` beside the rows of what was written
+(:class:`monai_ext.handlers.InferenceManifest`), so every input is accounted for.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monai_ext.data.datalist import classification_items
+from monai_ext.data.image_reader import is_cxr_file, radiograph_problem, read_cxr
+from monai_ext.data.image_writer import mask_name_for
+from monai_ext.data.paths import link_problem, output_names, refuse_outputs_over_inputs
+from monai_ext.errors import CXRError, CXRReadError, DataListError
+from monai_ext.utils import write_csv
+
+__all__ = [
+    "MANIFEST_NAME",
+    "InputScan",
+    "find_cxr_images",
+    "mask_lookup",
+    "read_manifest",
+    "write_manifest",
+    "readable_items",
+    "scan_classification_inputs",
+    "scan_segmentation_inputs",
+]
+
+logger = logging.getLogger(__name__)
+
+#: the file, in a batch job's output folder, that lists every input with what was written or why it was skipped;
+#: a folder holding one is a project output and is never scanned as input
+MANIFEST_NAME = "manifest.csv"
+#: what a classification input without a lung mask file gets: a mask predicted on the fly, or skipped
+MISSING_MASK_POLICIES = ("predict", "skip")
+
+
+@dataclass
+class InputScan:
+    """The inputs of a batch job: ``items`` to process and ``skipped`` ones (``{"input", "reason"}``)."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def skip(self, name: str, reason: str) -> None:
+        logger.warning("skipped: %s: %s", name, reason)
+        self.skipped.append({"input": str(name), "reason": reason})
+
+    def report(self, where: str | os.PathLike, output_dir: str | os.PathLike | None = None) -> None:
+        """Log how many inputs were skipped; when none is left, write the manifest of the skipped ones
+        (to ``output_dir``) and raise, since a batch of nothing is a mistake."""
+        if self.skipped:
+            total = len(self.skipped) + len(self.items)
+            logger.warning("%d of %d inputs skipped (listed with their reasons in %s)", len(self.skipped), total, MANIFEST_NAME)
+        if not self.items:
+            if output_dir is not None:
+                write_manifest(Path(output_dir) / MANIFEST_NAME, [], self.skipped)
+            first = "; ".join(f"{s['input']}: {s['reason']}" for s in self.skipped[:3])
+            raise CXRError(f"{where}: no input to process ({len(self.skipped)} skipped{': ' + first if first else ''})")
+
+
+def find_cxr_images(
+    folder: str | os.PathLike, exclude: Iterable[str | os.PathLike | None] = (), scan: InputScan | None = None
+) -> list[dict[str, str]]:
+    """Items ``{"image", "name"}`` for every PNG/JPEG/DICOM file under ``folder`` (recursively, sorted by name).
+
+    Hidden files are left out. Folders in ``exclude`` and folders holding a :data:`MANIFEST_NAME` (the
+    outputs of an earlier job) are not entered. Links that loop, dangle or point outside ``folder`` and
+    entries that are not regular files are recorded in ``scan`` (when given) with their reason.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataListError(f"{root}: no such folder of images")
+    excluded = {Path(p).resolve() for p in exclude if p}
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if (here / d).resolve() not in excluded and not (here / d / MANIFEST_NAME).is_file() and not d.startswith(".")
+        )
+        for name in sorted(filenames):  # links that loop or dangle are listed here too
+            path = here / name
+            if name.startswith(".") or not is_cxr_file(path):
+                continue
+            relative = str(path.relative_to(root))
+            problem = link_problem(path, root) if path.is_symlink() else None
+            if problem is None and not path.is_file():
+                problem = "not a regular file"
+            if problem:
+                if scan is not None:
+                    scan.skip(relative, problem)
+                continue
+            found.append({"image": str(path), "name": relative})
+    return sorted(found, key=lambda item: item["name"])
+
+
+def readable_items(
+    items: Iterable[dict[str, Any]], keys: Sequence[str] = ("image",), scan: InputScan | None = None
+) -> list[dict[str, Any]]:
+    """The items whose files under ``keys`` read as radiographs (masks: as images) of a plausible size and
+    contrast; each other one is logged and recorded in ``scan`` (when given) by name and problem.
+
+    Batch jobs call this first, so that one bad file is reported and the rest still run.
+    """
+    scan = scan if scan is not None else InputScan()
+    good = []
+    for item in items:
+        problem = None
+        for key in keys:
+            if key not in item:
+                continue
+            try:
+                image, _ = read_cxr(item[key])
+            except CXRReadError as e:
+                problem = e.problem if key == "image" else f"lung mask {e}"
+                break
+            if key == "image" and (reason := radiograph_problem(image)):
+                problem = reason
+                break
+        if problem:
+            scan.skip(item.get("name", item.get("image", "")), problem)
+            continue
+        good.append(item)
+    return good
+
+
+MANIFEST_COLUMNS = ("input", "status", "output", "reason")
+
+
+def write_manifest(
+    path: str | os.PathLike, written: Iterable[Mapping[str, Any]], skipped: Iterable[Mapping[str, str]], fields: Sequence[str] = ()
+) -> None:
+    """Write a manifest: the ``written`` rows and the ``skipped`` inputs (status ``skipped`` with their reason),
+    sorted by input name, columns :data:`MANIFEST_COLUMNS` plus ``fields``."""
+    rows = list(written) + [{"input": s["input"], "status": "skipped", "reason": s["reason"]} for s in skipped]
+    write_csv(sorted(rows, key=lambda r: str(r["input"])), path, [*MANIFEST_COLUMNS, *fields])
+
+
+def read_manifest(folder: str | os.PathLike) -> list[dict[str, str]] | None:
+    """The rows of ``folder``'s :data:`MANIFEST_NAME`, or None when it has none."""
+    path = Path(folder) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def mask_lookup(mask_dir: str | os.PathLike) -> Mapping[str, str] | None:
+    """``{input name: mask name}`` from the manifest of a folder of masks written by the segmentation bundle's
+    inference (rows with status ``written``), or None for a folder without one (masks named by
+    :func:`~monai_ext.data.mask_name_for`, as the synthetic ground truth and hand-made folders are)."""
+    rows = read_manifest(mask_dir)
+    if rows is None:
+        return None
+    return {row["input"]: row["output"] for row in rows if row.get("status") == "written" and row.get("output")}
+
+
+def mask_path_for(mask_dir: str | os.PathLike, name: str, lookup: Mapping[str, str] | None) -> Path | None:
+    """Where the mask of input ``name`` is in ``mask_dir`` (by its manifest, else by name), or None."""
+    relative = lookup.get(name) if lookup is not None else mask_name_for(name)
+    return Path(mask_dir) / relative if relative else None
+
+
+def scan_segmentation_inputs(
+    dataset_dir: str | os.PathLike,
+    datalist: str | os.PathLike | Mapping[str, Any] | None = None,
+    split: str = "test",
+    output_dir: str | os.PathLike | None = None,
+) -> InputScan:
+    """The inputs of lung-mask inference, each with the ``mask_name`` its mask gets in ``output_dir``.
+
+    The items of ``split`` of ``datalist`` when one is given, else every image under ``dataset_dir``
+    (``output_dir`` and earlier outputs excluded). Mask names are unique (:func:`output_names`).
+
+    Raises:
+        OutputCollisionError: ``output_dir`` is ``dataset_dir`` or a mask would replace an input.
+    """
+    scan = InputScan()
+    if datalist:
+        items = [{"image": item["image"], "name": item["name"]} for item in classification_items(datalist, split, dataset_dir)]
+    else:
+        items = find_cxr_images(dataset_dir, exclude=[output_dir], scan=scan)
+    names = output_names(item["name"] for item in items)
+    if output_dir is not None:
+        refuse_outputs_over_inputs(output_dir, names, [item["image"] for item in items], dataset_dir)
+    for item in items:
+        item["mask_name"] = names[item["name"]]
+    scan.items = readable_items(items, keys=("image",), scan=scan)
+    scan.report(datalist or dataset_dir, output_dir)
+    return scan
+
+
+def scan_classification_inputs(
+    dataset_dir: str | os.PathLike,
+    datalist: str | os.PathLike | Mapping[str, Any] | None = None,
+    split: str = "test",
+    mask_dir: str | os.PathLike | None = None,
+    output_dir: str | os.PathLike | None = None,
+    needs_mask: bool = True,
+    missing_mask: str = "predict",
+    seg_model: str | os.PathLike | None = None,
+) -> InputScan:
+    """The inputs of classification inference, each with its ``mask_source``: ``file`` (a mask from
+    ``mask_dir`` or the data list), ``predicted`` (segmented on the fly) or ``none`` (not needed).
+
+    Args:
+        dataset_dir: the images (and the root of ``datalist``'s paths).
+        datalist, split: a data list and its split to read instead of scanning ``dataset_dir``.
+        mask_dir: lung masks: a segmentation inference output (found through its manifest) or masks
+            named after the images (``a.dcm`` -> ``a.png``).
+        output_dir: the job's output folder, never scanned as input.
+        needs_mask: whether the input mode uses lung masks (:func:`~monai_ext.transforms.needs_lung_mask`).
+        missing_mask: ``"predict"``: an image without a mask file gets one from the segmentation model;
+            ``"skip"``: it is skipped. Either way it is reported by name.
+        seg_model: the segmentation weights ``predict`` uses; without them such images are skipped, each named.
+    """
+    if missing_mask not in MISSING_MASK_POLICIES:
+        raise ValueError(f"missing_mask must be one of {MISSING_MASK_POLICIES}, got {missing_mask!r}")
+    scan = InputScan()
+    if datalist:
+        items = classification_items(datalist, split, dataset_dir, mask_dir)
+        for item in items:
+            item.pop("label", None)
+    else:
+        items = find_cxr_images(dataset_dir, exclude=[output_dir, mask_dir], scan=scan)
+        if mask_dir:
+            lookup = mask_lookup(mask_dir)
+            for item in items:
+                mask = mask_path_for(mask_dir, item["name"], lookup)
+                if mask is not None and mask.is_file():
+                    item["lung"] = str(mask)
+    kept = []
+    for item in items:
+        if not needs_mask:
+            item.pop("lung", None)
+            item["mask_source"] = "none"
+        elif "lung" in item and Path(item["lung"]).is_file():
+            item["mask_source"] = "file"
+        else:
+            where = f"in {mask_dir}" if mask_dir else "given"
+            looked = f"no lung mask {where}"
+            item.pop("lung", None)
+            if missing_mask == "skip":
+                scan.skip(item["name"], f"{looked} (missing_mask=skip)")
+                continue
+            if seg_model is None or not Path(seg_model).is_file():
+                scan.skip(item["name"], f"{looked}, and no segmentation model at {seg_model} to predict one")
+                continue
+            logger.info("%s: %s; the lung mask is predicted", item["name"], looked)
+            item["mask_source"] = "predicted"
+        kept.append(item)
+    scan.items = readable_items(kept, keys=("image", "lung"), scan=scan)
+    scan.report(datalist or dataset_dir, output_dir)
+    return scan
