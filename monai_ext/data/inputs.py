@@ -27,6 +27,7 @@ __all__ = [
     "InputScan",
     "find_cxr_images",
     "mask_lookup",
+    "mask_path_for",
     "read_manifest",
     "write_manifest",
     "readable_items",

@@ -182,6 +182,8 @@ class BestModelSaver:
         self._pending = False
 
     def attach(self, engine: Engine) -> None:
+        for path in remove_stale_temporaries(self.path.parent):
+            engine.logger.info("removed %s, left by an interrupted save", path)
         if not engine.has_registered_events(CheckpointEvents.SAVED_CHECKPOINT):
             engine.register_events(*CheckpointEvents)
         engine.add_event_handler(Events.STARTED, self.restore)

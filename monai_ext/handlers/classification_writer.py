@@ -11,16 +11,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 
-from monai_ext.handlers.outputs import item_field
+from monai_ext.handlers.outputs import RowWriter, item_field
 from monai_ext.metrics.classification import classification_report
 from monai_ext.utils import atomic_path, write_json
 
 __all__ = ["ClassificationWriter", "flatten_report"]
 
 
-class ClassificationWriter:
+class ClassificationWriter(RowWriter):
     """Write ``predictions.csv`` (a row per image: name, patient, source, the probability of each
     class, the predicted class and, when known, the true one) and, when labels are present and
     ``with_metrics`` is set, ``metrics.json`` and ``metrics.csv`` with every figure and its 95%
@@ -44,12 +44,7 @@ class ClassificationWriter:
         self.with_metrics = with_metrics
         self.n_bootstrap = n_bootstrap
         self.fields = list(fields)
-        self.rows: list[dict[str, Any]] = []
-
-    def attach(self, engine: Engine) -> None:
-        engine.add_event_handler(Events.STARTED, lambda e: self.rows.clear())
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
-        engine.add_event_handler(Events.COMPLETED, self.write)
+        super().__init__()
 
     def collect(self, engine: Engine) -> None:
         outputs, batch = engine.state.output, engine.state.batch

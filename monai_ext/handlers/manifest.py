@@ -5,17 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 
 from monai_ext.data.inputs import MANIFEST_NAME, write_manifest
-from monai_ext.handlers.outputs import item_field
+from monai_ext.handlers.outputs import RowWriter, item_field
 
 __all__ = ["InferenceManifest"]
 
 
-class InferenceManifest:
+class InferenceManifest(RowWriter):
     """Write ``output_dir/manifest.csv`` when an inference run completes: a row per input with ``input``,
     ``status`` (``written`` or ``skipped``), ``output`` and ``reason``, plus the ``fields`` asked for.
 
@@ -37,12 +36,7 @@ class InferenceManifest:
         self.skipped = list(skipped)
         self.output = output
         self.fields = list(fields)
-        self.rows: list[dict[str, Any]] = []
-
-    def attach(self, engine: Engine) -> None:
-        engine.add_event_handler(Events.STARTED, lambda e: self.rows.clear())
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
-        engine.add_event_handler(Events.COMPLETED, self.write)
+        super().__init__()
 
     def collect(self, engine: Engine) -> None:
         for item, out in zip(engine.state.batch, engine.state.output):

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from ignite.engine import Engine, Events
 
-__all__ = ["item_field", "probs_and_labels", "probs_and_onehot"]
+__all__ = ["RowWriter", "item_field", "probs_and_labels", "probs_and_onehot"]
 
 
 def probs_and_labels(output: Sequence[dict]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,3 +31,22 @@ def item_field(item: Mapping, output: Mapping, name: str, default: Any = "") -> 
     meta = getattr(item.get("image"), "meta", {})
     value = output.get(name, item.get(name, meta.get(name, default)))
     return value.item() if hasattr(value, "item") else value
+
+
+class RowWriter:
+    """Base of the handlers that collect a row per image over an evaluator run and write them at its end:
+    ``collect`` at each iteration, ``write`` when the run completes; the rows start empty at each run."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, lambda e: self.rows.clear())
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
+        engine.add_event_handler(Events.COMPLETED, self.write)
+
+    def collect(self, engine: Engine) -> None:
+        raise NotImplementedError
+
+    def write(self, engine: Engine | None = None) -> None:
+        raise NotImplementedError

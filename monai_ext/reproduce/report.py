@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from monai_ext.data.image_reader import read_cxr
-from monai_ext.data.image_writer import mask_name_for
+from monai_ext.data.inputs import mask_lookup, mask_path_for
 from monai_ext.metrics.classification import roc_curve
 from monai_ext.reproduce.study import StudyPaths, cls_settings
 from monai_ext.utils import atomic_path, file_sha256, write_json
@@ -209,11 +209,12 @@ def _figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, out: 
     if dice:
         picks = [("worst", r) for r in dice[:3]] + [("best", r) for r in dice[-3:][::-1]]
         fig, axes = plt.subplots(1, len(picks), figsize=(2.6 * len(picks), 2.9), squeeze=False)
+        lookup = mask_lookup(paths.seg / "test_masks")
         for ax, (kind, (image_path, value)) in zip(axes[0], picks):
             image, _ = read_cxr(image_path)
             ax.imshow(image, cmap="gray")
-            mask_path = paths.seg / "test_masks" / mask_name_for(os.path.relpath(image_path, paths.qu_ex))
-            if mask_path.is_file():
+            mask_path = mask_path_for(paths.seg / "test_masks", os.path.relpath(image_path, paths.qu_ex), lookup)
+            if mask_path is not None and mask_path.is_file():
                 mask, _ = read_cxr(mask_path)
                 if mask.shape == image.shape:
                     ax.contour(mask > 0.5, levels=[0.5], colors="yellow", linewidths=0.8)
