@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic
 
-.PHONY: setup test data demo reproduce verify weights label label-env deploy-env deploy-demo integration clean help
+.PHONY: setup test lint data demo reproduce verify weights label label-env deploy-env deploy-demo integration clean help
 
 help:
 	@echo "make demo   - set up, then run the main job on the embedded synthetic data"
 	@echo "make test   - set up, then run the test suite"
+	@echo "make lint   - ruff check and ruff format --check of monai_ext and tests"
 	@echo "make reproduce [QU_EX=DIR] [COVIDX=DIR] [PROFILE=default|real] [FORCE=1]"
 	@echo "             - the whole study and its report in results/<profile>/summary.md"
 	@echo "make verify - model-zoo checks of both bundles (files, sizes, metadata schema, net in/out, export)"
@@ -33,6 +34,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 test: setup
 	$(PY) -m pytest tests
+
+# ruff's lint rules and formatting (line length in pyproject.toml); `ruff format monai_ext tests` fixes the latter
+lint: setup
+	$(VENV)/bin/ruff check monai_ext tests
+	$(VENV)/bin/ruff format --check monai_ext tests
 
 # synthetic default dataset (deterministic) and its MONAI data lists
 data: setup $(SYNTH)/synthetic.json data_lists/synthetic_lung_seg.json data_lists/synthetic_covidx.json

@@ -7,6 +7,6 @@ wrapper, data-list builders, the synthetic dataset, reporting and the study driv
 
 __version__ = "0.1.0"
 
-from monai_ext import bundle, data, data_lists, handlers, networks, transforms  # noqa: E402
+from monai_ext import bundle, data, data_lists, handlers, networks, transforms
 
-__all__ = ["bundle", "data", "data_lists", "handlers", "networks", "transforms", "__version__"]
+__all__ = ["__version__", "bundle", "data", "data_lists", "handlers", "networks", "transforms"]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TEMPORARY_GLOB", "atomic_path", "commit", "write_json", "write_csv", "file_sha256"]
+__all__ = ["TEMPORARY_GLOB", "atomic_path", "commit", "file_sha256", "write_csv", "write_json"]
 
 
 def _read_umask() -> int:
@@ -71,12 +71,15 @@ def write_json(obj: Any, path: str | os.PathLike, indent: int = 4) -> None:
         tmp.write_text(json.dumps(obj, indent=indent) + "\n")
 
 
-def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike, fieldnames: Sequence[str]) -> None:
-    """Write ``rows`` as CSV with a header of ``fieldnames`` (missing values empty), atomically."""
+def write_csv(
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]], path: str | os.PathLike, fieldnames: Sequence[str]
+) -> None:
+    """Write ``rows`` (mappings by field name, or sequences in ``fieldnames`` order) as CSV with a header of
+    ``fieldnames``, atomically; a mapping's missing fields are left empty."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(fieldnames), extrasaction="ignore", restval="")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(row if isinstance(row, Mapping) else dict(zip(fieldnames, row)) for row in rows)
 
 
 def file_sha256(path: str | os.PathLike) -> str:

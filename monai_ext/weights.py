@@ -15,17 +15,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monai_ext.bundle import REPO_ROOT
-from monai_ext.zoo import large_file_entries
+from monai_ext.bundle import bundle_command, large_file_entries
+from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
 
 __all__ = ["BUNDLES", "SMOKE_TRAINING", "download_released", "ensure_weights"]
 
 BUNDLES = REPO_ROOT / "bundles"
 #: bundle -> overrides of its train.json for small synthetic-data weights
 SMOKE_TRAINING = {
-    "cxr_lung_segmentation": ["--image_size", "128", "--max_epochs", "3"],
-    "cxr_covid_classification": ["--backbone", "resnet50", "--input_mode", "lung", "--image_size", "96",
-                                 "--max_epochs", "3"],
+    SEG_BUNDLE: ["--image_size", "128", "--max_epochs", "3"],
+    CLS_BUNDLE: ["--backbone", "resnet50", "--input_mode", "lung", "--image_size", "96", "--max_epochs", "3"],
 }
 
 
@@ -36,9 +35,14 @@ def download_released(bundle: Path) -> bool:
     entries = large_file_entries(bundle)
     try:
         for entry in entries:
-            download_url(url=entry["url"], filepath=bundle / entry["path"], hash_val=entry["hash_val"],
-                         hash_type=entry["hash_type"], progress=False)
-    except Exception as e:  # offline, moved, or a hash mismatch: all mean no released weights here
+            download_url(
+                url=entry["url"],
+                filepath=bundle / entry["path"],
+                hash_val=entry["hash_val"],
+                hash_type=entry["hash_type"],
+                progress=False,
+            )
+    except Exception as e:  # noqa: BLE001 - offline, moved, or a hash mismatch: all mean no released weights here
         print(f"{bundle.name}: could not download the released weights ({type(e).__name__}: {e})")
         (bundle / "models" / "model.pt").unlink(missing_ok=True)
         return False
@@ -53,12 +57,23 @@ def ensure_weights(bundle: Path, train_if_missing: bool = False) -> str:
     if download_released(bundle):
         return "downloaded"
     if not train_if_missing:
-        raise SystemExit(f"{bundle / 'models' / 'model.pt'} is missing; rerun with --train-if-missing "
-                         "to train small weights on the synthetic data")
+        raise SystemExit(
+            f"{bundle / 'models' / 'model.pt'} is missing; rerun with --train-if-missing "
+            "to train small weights on the synthetic data"
+        )
     print(f"{name}: training small weights on the synthetic data ({' '.join(SMOKE_TRAINING[name])})")
-    subprocess.run([sys.executable, "-m", "monai.bundle", "run", "training", "--config_file",
-                    str(bundle / "configs" / "train.json"), "--output_dir", str(REPO_ROOT / "results" / "weights" / name),
-                    *SMOKE_TRAINING[name]], check=True)
+    subprocess.run(
+        bundle_command(
+            "run",
+            "training",
+            "--config_file",
+            bundle / "configs" / "train.json",
+            "--output_dir",
+            REPO_ROOT / "results" / "weights" / name,
+            *SMOKE_TRAINING[name],
+        ),
+        check=True,
+    )
     return "trained on synthetic data"
 
 

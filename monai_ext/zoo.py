@@ -21,17 +21,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import yaml
 
-from monai_ext.bundle import REPO_ROOT, export_torchscript, inference_parser
+from monai_ext.bundle import (
+    LARGE_FILES,
+    REPO_ROOT,
+    bundle_command,
+    export_torchscript,
+    inference_parser,
+    large_file_entries,
+)
 from monai_ext.utils import file_sha256
 
-__all__ = ["MAX_FILE_BYTES", "REQUIRED_FILES", "SCHEMA", "CHECKS", "verify_bundle"]
+__all__ = ["CHECKS", "MAX_FILE_BYTES", "REQUIRED_FILES", "SCHEMA", "verify_bundle"]
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 REQUIRED_FILES = ("LICENSE", "configs/metadata.json", "configs/inference.json", "docs/README.md")
 SCHEMA = REPO_ROOT / "bundles" / "metadata_schema.json"
-LARGE_FILES = "large_files.yml"
 NET_ID = "network_def"
 
 
@@ -42,19 +47,15 @@ def _metadata(bundle: Path) -> dict:
 def _committed_files(bundle: Path) -> list[Path]:
     """Files git would commit under ``bundle`` (tracked or untracked, not ignored); every file without git."""
     try:
-        out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "."],
-                             cwd=bundle, capture_output=True, check=True).stdout.decode()
+        out = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "."],
+            cwd=bundle,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
         return [bundle / name for name in out.split("\0") if name and (bundle / name).is_file()]
     except (OSError, subprocess.CalledProcessError):
         return [p for p in bundle.rglob("*") if p.is_file()]
-
-
-def large_file_entries(bundle: Path) -> list[dict]:
-    """The ``large_files`` entries of ``bundle/large_files.yml`` (empty when there is none)."""
-    path = bundle / LARGE_FILES
-    if not path.is_file():
-        return []
-    return (yaml.safe_load(path.read_text()) or {}).get("large_files", [])
 
 
 def check_files(bundle: Path) -> list[str]:
@@ -68,8 +69,11 @@ def check_files(bundle: Path) -> list[str]:
 
 def check_sizes(bundle: Path) -> list[str]:
     """No file that would be committed is above 25 MB."""
-    return [f"{p.relative_to(bundle)} is {p.stat().st_size / 2**20:.1f} MB (limit 25 MB): list it in {LARGE_FILES}"
-            for p in _committed_files(bundle) if p.stat().st_size > MAX_FILE_BYTES]
+    return [
+        f"{p.relative_to(bundle)} is {p.stat().st_size / 2**20:.1f} MB (limit 25 MB): list it in {LARGE_FILES}"
+        for p in _committed_files(bundle)
+        if p.stat().st_size > MAX_FILE_BYTES
+    ]
 
 
 def check_large_files(bundle: Path) -> list[str]:
@@ -87,8 +91,10 @@ def check_large_files(bundle: Path) -> list[str]:
             continue
         local = bundle / entry["path"]
         if local.is_file() and file_sha256(local) != entry["hash_val"]:
-            problems.append(f"{entry['path']} here is not the released file of {LARGE_FILES} (retrained? "
-                            "update the entry when releasing new weights)")
+            problems.append(
+                f"{entry['path']} here is not the released file of {LARGE_FILES} (retrained? "
+                "update the entry when releasing new weights)"
+            )
     return problems
 
 
@@ -113,7 +119,7 @@ def check_json_format(bundle: Path) -> list[str]:
 
 
 def check_network_data_format(bundle: Path) -> list[str]:
-    """``channel_def`` names every channel of ``image`` and ``pred``; the network's output matches ``pred``."""
+    """``channel_def`` names every channel of ``image`` and ``pred``; the shapes are checked by ``check_net_in_out``."""
     problems = []
     fmt = _metadata(bundle).get("network_data_format", {})
     for group, key in (("inputs", "image"), ("outputs", "pred")):
@@ -124,7 +130,7 @@ def check_network_data_format(bundle: Path) -> list[str]:
 
 
 def _bundle_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monai.bundle", *args], capture_output=True, text=True)
+    return subprocess.run(bundle_command(*args), capture_output=True, text=True, check=False)
 
 
 def _cli_problems(result: subprocess.CompletedProcess, what: str) -> list[str]:
@@ -136,15 +142,29 @@ def _cli_problems(result: subprocess.CompletedProcess, what: str) -> list[str]:
 
 def check_metadata_schema(bundle: Path) -> list[str]:
     """``python -m monai.bundle verify_metadata`` against the repo's schema (no download: the file exists)."""
-    return _cli_problems(_bundle_cli("verify_metadata", "--meta_file", str(bundle / "configs" / "metadata.json"),
-                                     "--filepath", str(SCHEMA)), "verify_metadata")
+    return _cli_problems(
+        _bundle_cli(
+            "verify_metadata", "--meta_file", str(bundle / "configs" / "metadata.json"), "--filepath", str(SCHEMA)
+        ),
+        "verify_metadata",
+    )
 
 
 def check_net_in_out(bundle: Path) -> list[str]:
     """``python -m monai.bundle verify_net_in_out`` with the inference config's network."""
-    return _cli_problems(_bundle_cli("verify_net_in_out", NET_ID, "--meta_file", str(bundle / "configs" / "metadata.json"),
-                                     "--config_file", str(bundle / "configs" / "inference.json"),
-                                     "--bundle_root", str(bundle)), "verify_net_in_out")
+    return _cli_problems(
+        _bundle_cli(
+            "verify_net_in_out",
+            NET_ID,
+            "--meta_file",
+            str(bundle / "configs" / "metadata.json"),
+            "--config_file",
+            str(bundle / "configs" / "inference.json"),
+            "--bundle_root",
+            str(bundle),
+        ),
+        "verify_net_in_out",
+    )
 
 
 def _example_input(bundle: Path) -> torch.Tensor:

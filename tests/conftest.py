@@ -48,7 +48,7 @@ def run_cli(args: list[str], cwd: Path = REPO, timeout: int = 600) -> str:
 
     cmd = [sys.executable if a == "python" else a for a in args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"}
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(args)} exited {proc.returncode}:\n{output[-6000:]}")
@@ -61,5 +61,7 @@ def seg_bundle(tmp_path) -> Path:
     import shutil
 
     out = tmp_path / "cxr_lung_segmentation"
-    shutil.copytree(REPO / "bundles" / "cxr_lung_segmentation", out, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
+    shutil.copytree(
+        REPO / "bundles" / "cxr_lung_segmentation", out, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval")
+    )
     return out

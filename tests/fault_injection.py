@@ -27,7 +27,9 @@ FAULT_EXIT = 86
 
 def _context():
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "monai.bundle", "monai_ext.handlers", "monai_ext.transforms", "fault_injection"])
+    ctx.set_forkserver_preload(
+        ["torch", "monai.bundle", "monai_ext.handlers", "monai_ext.transforms", "fault_injection"]
+    )
     return ctx
 
 
@@ -41,7 +43,7 @@ def _train(config_file: str, overrides: dict, log: str, target: str | None, stag
     import torch
     from monai.bundle import run
 
-    import monai_ext.utils as utils
+    from monai_ext import utils
     from monai_ext.handlers import checkpoint
 
     torch.set_num_threads(1)
@@ -102,8 +104,15 @@ def _train(config_file: str, overrides: dict, log: str, target: str | None, stag
     run("training", config_file=config_file, **overrides)
 
 
-def train_in_child(config_file, overrides: dict, log: Path, target: str | None = None, stage: str | None = None,
-                   nth: int = 1, timeout: float = 300) -> int:
+def train_in_child(
+    config_file,
+    overrides: dict,
+    log: Path,
+    target: str | None = None,
+    stage: str | None = None,
+    nth: int = 1,
+    timeout: float = 300,
+) -> int:
     """Train in a child process; with ``target`` (``"checkpoint"`` or ``"model"``) and ``stage``, the child
     dies at that stage of the ``nth`` save of that target. Returns the child's exit code."""
     if stage is not None and stage not in STAGES:

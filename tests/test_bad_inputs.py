@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, run_cli
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from conftest import REPO, run_cli
 from monai_ext.data import (
     OutputCollisionError,
     image_shape,
@@ -52,8 +52,13 @@ SKIPPED = {  # file -> words its reason must contain
     "black.png": "blank image",
     "tiny.png": "1x1 pixels",
 }
-WRITTEN = {"x.png": "x.png.png", "x.dcm": "x.dcm.png", "x.jpg": "x.jpg.png", "sub/y.png": "sub/y.png",
-           **{name: name[:-4] + ".png" for name in COMPRESSED}}
+WRITTEN = {
+    "x.png": "x.png.png",
+    "x.dcm": "x.dcm.png",
+    "x.jpg": "x.jpg.png",
+    "sub/y.png": "sub/y.png",
+    **{name: name[:-4] + ".png" for name in COMPRESSED},
+}
 
 
 def _tree_digest(folder: Path, skip: str = "masks") -> dict[str, str]:
@@ -75,7 +80,7 @@ def mixed(synthetic_root, tmp_path_factory) -> Path:
     png = synthetic_root / "lung-seg" / "Test" / "Normal" / "images" / "Normal (13).png"
     shutil.copy(png, folder / "x.png")
     Image.open(png).convert("L").save(folder / "x.jpg", quality=95)
-    shutil.copy(sorted((synthetic_root / "covidx" / "train").glob("*.dcm"))[0], folder / "x.dcm")
+    shutil.copy(min((synthetic_root / "covidx" / "train").glob("*.dcm")), folder / "x.dcm")
     shutil.copy(png, folder / "sub" / "y.png")
     for name, source in COMPRESSED.items():
         shutil.copy(get_testdata_file(source), folder / name)
@@ -98,10 +103,33 @@ def seg_models(synthetic_root, tmp_path_factory) -> Path:
 
     work = tmp_path_factory.mktemp("seg-models")
     write_datalist(build_covid_qu_ex(synthetic_root / "lung-seg"), work / "seg.json")
-    run_cli(["python", "-m", "monai.bundle", "run", "training", "--config_file", str(SEG / "configs" / "train.json"),
-             "--dataset_dir", str(synthetic_root / "lung-seg"), "--datalist", str(work / "seg.json"),
-             "--output_dir", str(work / "train"), "--ckpt_dir", str(work / "models"), "--image_size", "32",
-             "--batch_size", "4", "--max_epochs", "1", "--num_workers", "0"])
+    run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "training",
+            "--config_file",
+            str(SEG / "configs" / "train.json"),
+            "--dataset_dir",
+            str(synthetic_root / "lung-seg"),
+            "--datalist",
+            str(work / "seg.json"),
+            "--output_dir",
+            str(work / "train"),
+            "--ckpt_dir",
+            str(work / "models"),
+            "--image_size",
+            "32",
+            "--batch_size",
+            "4",
+            "--max_epochs",
+            "1",
+            "--num_workers",
+            "0",
+        ]
+    )
     return work / "models"
 
 
@@ -109,12 +137,27 @@ def _segment(mixed: Path, seg_models: Path, output_dir: Path, check: bool = True
     import subprocess
     import sys
 
-    args = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(SEG / "configs" / "inference.json"),
-            "--dataset_dir", str(mixed), "--output_dir", str(output_dir), "--ckpt_dir", str(seg_models),
-            "--image_size", "32", "--num_workers", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        str(SEG / "configs" / "inference.json"),
+        "--dataset_dir",
+        str(mixed),
+        "--output_dir",
+        str(output_dir),
+        "--ckpt_dir",
+        str(seg_models),
+        "--image_size",
+        "32",
+        "--num_workers",
+        "0",
+    ]
     if check:
         return run_cli(args)
-    return subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=600)
+    return subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=600, check=False)
 
 
 def _manifest(folder: Path) -> dict[str, dict[str, str]]:
@@ -165,17 +208,66 @@ def test_classification_reports_missing_masks_by_name_and_records_where_masks_ca
     bundle = tmp_path / "seg_bundle"  # the segmentation bundle with weights, for on-the-fly masks
     shutil.copytree(SEG, bundle, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
     shutil.copy(seg_models / "model.pt", bundle / "models" / "model.pt")
-    write_datalist(build_covidx(synthetic_root / "covidx", "binary", 0.2, 0, masks=synthetic_root / "covidx-lung-gt"),
-                   tmp_path / "cls.json")
-    run_cli(["python", "-m", "monai.bundle", "run", "training", "--config_file", str(CLS / "configs" / "train.json"),
-             "--dataset_dir", str(synthetic_root / "covidx"), "--mask_dir", str(synthetic_root / "covidx-lung-gt"),
-             "--datalist", str(tmp_path / "cls.json"), "--output_dir", str(tmp_path / "cls"),
-             "--ckpt_dir", str(tmp_path / "cls_models"), "--image_size", "32", "--batch_size", "8", "--max_epochs", "1",
-             "--num_workers", "0"])
+    write_datalist(
+        build_covidx(
+            synthetic_root / "covidx",
+            classes="binary",
+            val_fraction=0.2,
+            seed=0,
+            masks=synthetic_root / "covidx-lung-gt",
+        ),
+        tmp_path / "cls.json",
+    )
+    run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "training",
+            "--config_file",
+            str(CLS / "configs" / "train.json"),
+            "--dataset_dir",
+            str(synthetic_root / "covidx"),
+            "--mask_dir",
+            str(synthetic_root / "covidx-lung-gt"),
+            "--datalist",
+            str(tmp_path / "cls.json"),
+            "--output_dir",
+            str(tmp_path / "cls"),
+            "--ckpt_dir",
+            str(tmp_path / "cls_models"),
+            "--image_size",
+            "32",
+            "--batch_size",
+            "8",
+            "--max_epochs",
+            "1",
+            "--num_workers",
+            "0",
+        ]
+    )
     before = _tree_digest(mixed)
-    common = ["python", "-m", "monai.bundle", "run", "--config_file", str(CLS / "configs" / "inference.json"),
-              "--dataset_dir", str(mixed), "--mask_dir", str(masks), "--ckpt_dir", str(tmp_path / "cls_models"),
-              "--seg_bundle_dir", str(bundle), "--image_size", "32", "--input_mode", "lung"]
+    common = [
+        "python",
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        str(CLS / "configs" / "inference.json"),
+        "--dataset_dir",
+        str(mixed),
+        "--mask_dir",
+        str(masks),
+        "--ckpt_dir",
+        str(tmp_path / "cls_models"),
+        "--seg_bundle_dir",
+        str(bundle),
+        "--image_size",
+        "32",
+        "--input_mode",
+        "lung",
+    ]
     log = run_cli([*common, "--output_dir", str(tmp_path / "skip"), "--missing_mask", "skip"])
     skipped = _manifest(tmp_path / "skip")
     assert skipped["sub/y.png"]["status"] == "skipped" and "no lung mask in" in skipped["sub/y.png"]["reason"]
@@ -186,12 +278,17 @@ def test_classification_reports_missing_masks_by_name_and_records_where_masks_ca
     assert {r["mask_source"] for r in rows.values()} == {"file"}
     # masks of the collision trio were found through the manifest, each its own
     assert {rows[n]["mask_flags"] for n in ("x.png", "x.dcm", "x.jpg")} <= {
-        lung_mask_quality(np.asarray(Image.open(masks / WRITTEN[n])) > 0)["mask_flags"] for n in ("x.png", "x.dcm", "x.jpg")}
+        lung_mask_quality(np.asarray(Image.open(masks / WRITTEN[n])) > 0)["mask_flags"]
+        for n in ("x.png", "x.dcm", "x.jpg")
+    }
 
     run_cli([*common, "--output_dir", str(tmp_path / "predict"), "--missing_mask", "predict"])
     with open(tmp_path / "predict" / "predictions.csv", newline="") as f:
         rows = {r["name"]: r for r in csv.DictReader(f)}
-    assert rows["sub/y.png"]["mask_source"] == "predicted" and _manifest(tmp_path / "predict")["sub/y.png"]["status"] == "written"
+    assert (
+        rows["sub/y.png"]["mask_source"] == "predicted"
+        and _manifest(tmp_path / "predict")["sub/y.png"]["status"] == "written"
+    )
     assert _tree_digest(mixed) == before
 
 
@@ -202,7 +299,9 @@ def test_covidx_rows_that_leave_the_root_are_refused_when_the_list_is_built(synt
     shutil.copy(next((root / "train").glob("*.png")), tmp_path / "mix" / "good_a.png")
     with open(root / "train.txt", "a") as f:
         f.write("P999 ../../../mix/good_a.png positive rsna\n")
-    with pytest.raises(DataListError, match=r"rows whose path leaves the root .*'train/\.\./\.\./\.\./mix/good_a\.png'"):
+    with pytest.raises(
+        DataListError, match=r"rows whose path leaves the root .*'train/\.\./\.\./\.\./mix/good_a\.png'"
+    ):
         build_covidx(root)
     # a link inside the root that points outside it: the same rule
     lines = (root / "train.txt").read_text().splitlines()[:-1]
@@ -223,7 +322,9 @@ def test_covid_qu_ex_mask_of_another_shape_is_refused_sizes_may_differ(synthetic
     shutil.copytree(synthetic_root / "lung-seg", root)
     masks = sorted((root / "Train" / "Normal" / "lung masks").glob("*.png"))
     write_png(np.zeros((100, 60), np.uint8), masks[0])  # 64x64 image, 100x60 mask
-    write_png(np.zeros((256, 256), np.uint8), masks[1])  # same shape, other size: fine (as 299 vs 256 in COVID-19 Radiography)
+    write_png(
+        np.zeros((256, 256), np.uint8), masks[1]
+    )  # same shape, other size: fine (as 299 vs 256 in COVID-19 Radiography)
     with pytest.raises(DataListError) as error:
         build_covid_qu_ex(root)
     message = str(error.value)
@@ -264,8 +365,9 @@ def test_outputs_over_inputs_are_refused(tmp_path):
     with pytest.raises(OutputCollisionError, match="is the input folder"):
         refuse_outputs_over_inputs(tmp_path / "in", {"a.dcm": "a.png"}, [tmp_path / "in" / "a.dcm"], tmp_path / "in")
     with pytest.raises(OutputCollisionError, match=r"would overwrite 1 input\(s\)"):
-        refuse_outputs_over_inputs(tmp_path / "in" / "..", {"in/a.dcm": "in/a.png"}, [tmp_path / "in" / "a.png"],
-                                   tmp_path / "other")
+        refuse_outputs_over_inputs(
+            tmp_path / "in" / "..", {"in/a.dcm": "in/a.png"}, [tmp_path / "in" / "a.png"], tmp_path / "other"
+        )
 
 
 def test_mask_quality_against_hand_computed_values():
@@ -286,15 +388,18 @@ def test_mask_quality_against_hand_computed_values():
     assert lung_mask_quality(speck)["lung_regions"] == 2
 
 
-@pytest.mark.parametrize(("compressed", "twin", "exact"), [
-    ("RG1_J2KR.dcm", "RG1_UNCR.dcm", True),
-    ("MR_small_jp2klossless.dcm", "MR_small.dcm", True),
-    ("MR_small_jpeg_ls_lossless.dcm", "MR_small.dcm", True),
-    ("MR_small_RLE.dcm", "MR_small.dcm", True),
-    ("MR2_J2KR.dcm", "MR2_UNCR.dcm", True),
-    ("RG1_J2KI.dcm", "RG1_UNCR.dcm", False),
-    ("JPGExtended.dcm", "JPEG-LL.dcm", False),  # 12-bit lossy against the lossless JPEG of the same image
-])
+@pytest.mark.parametrize(
+    ("compressed", "twin", "exact"),
+    [
+        ("RG1_J2KR.dcm", "RG1_UNCR.dcm", True),
+        ("MR_small_jp2klossless.dcm", "MR_small.dcm", True),
+        ("MR_small_jpeg_ls_lossless.dcm", "MR_small.dcm", True),
+        ("MR_small_RLE.dcm", "MR_small.dcm", True),
+        ("MR2_J2KR.dcm", "MR2_UNCR.dcm", True),
+        ("RG1_J2KI.dcm", "RG1_UNCR.dcm", False),
+        ("JPGExtended.dcm", "JPEG-LL.dcm", False),  # 12-bit lossy against the lossless JPEG of the same image
+    ],
+)
 def test_compressed_dicom_decodes_as_its_uncompressed_twin(compressed, twin, exact):
     image, meta = read_cxr(get_testdata_file(compressed))
     reference, _ = read_cxr(get_testdata_file(twin))

@@ -11,14 +11,13 @@ the resume state records, and no older checkpoint or temporary file is left.
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 import torch
-from monai.bundle import ConfigParser
-
 from conftest import REPO
 from fault_injection import FAULT_EXIT, STAGES, train_in_child
+from monai.bundle import ConfigParser
+
 from monai_ext.data_lists import build_covid_qu_ex, build_covidx, write_datalist
 from monai_ext.handlers import latest_checkpoint
 
@@ -33,16 +32,35 @@ def _bundle(name, synthetic_root, work):
         datalist = work / "seg.json"
         write_datalist(build_covid_qu_ex(synthetic_root / "lung-seg"), datalist)
         config = REPO / "bundles" / "cxr_lung_segmentation" / "configs" / "train.json"
-        overrides = {"dataset_dir": str(synthetic_root / "lung-seg"), "datalist": str(datalist), "image_size": 32,
-                     "batch_size": 4}
+        overrides = {
+            "dataset_dir": str(synthetic_root / "lung-seg"),
+            "datalist": str(datalist),
+            "image_size": 32,
+            "batch_size": 4,
+        }
         return config, "val_mean_dice", overrides
     datalist = work / "cls.json"
-    write_datalist(build_covidx(synthetic_root / "covidx", "binary", 0.25, 0, masks=synthetic_root / "covidx-lung-gt"), datalist)
+    write_datalist(
+        build_covidx(
+            synthetic_root / "covidx",
+            classes="binary",
+            val_fraction=0.25,
+            seed=0,
+            masks=synthetic_root / "covidx-lung-gt",
+        ),
+        datalist,
+    )
     config = REPO / "bundles" / "cxr_covid_classification" / "configs" / "train.json"
-    overrides = {"dataset_dir": str(synthetic_root / "covidx"), "mask_dir": str(synthetic_root / "covidx-lung-gt"),
-                 "datalist": str(datalist), "image_size": 32, "batch_size": 8, "learning_rate": 0.003,
-                 # a small network of the same bundle wiring keeps each of the many checkpoint writes short
-                 "network_def": {"_target_": "torchvision.models.mobilenet_v3_small", "num_classes": "@num_classes"}}
+    overrides = {
+        "dataset_dir": str(synthetic_root / "covidx"),
+        "mask_dir": str(synthetic_root / "covidx-lung-gt"),
+        "datalist": str(datalist),
+        "image_size": 32,
+        "batch_size": 8,
+        "learning_rate": 0.003,
+        # a small network of the same bundle wiring keeps each of the many checkpoint writes short
+        "network_def": {"_target_": "torchvision.models.mobilenet_v3_small", "num_classes": "@num_classes"},
+    }
     return config, "val_auc", overrides
 
 
@@ -73,8 +91,15 @@ def bundle(request, synthetic_root, tmp_path_factory):
     assert train_in_child(config, run, work / "reference.log") == 0, (work / "reference.log").read_text()[-3000:]
     saves = [int(e) for e in _SAVED.findall((work / "reference.log").read_text())]
     assert saves and saves[0] == 1, "the first validation always gives a first best model"
-    return {"name": request.param, "work": work, "config": config, "metric": metric, "overrides": overrides,
-            "model_saves": saves, "scorer": Scorer(config, overrides, metric)}
+    return {
+        "name": request.param,
+        "work": work,
+        "config": config,
+        "metric": metric,
+        "overrides": overrides,
+        "model_saves": saves,
+        "scorer": Scorer(config, overrides, metric),
+    }
 
 
 def _paths(folder, overrides):
@@ -141,19 +166,36 @@ def test_a_resume_checkpoint_of_another_run_is_refused_with_one_line(synthetic_r
     folder = tmp_path / "shared_output"
 
     def cli(config, overrides, **extra):
-        args = {**overrides, "output_dir": str(folder), "ckpt_dir": str(tmp_path / "models" / config.parent.parent.name),
-                "max_epochs": 1, "num_workers": 0, **extra}
+        args = {
+            **overrides,
+            "output_dir": str(folder),
+            "ckpt_dir": str(tmp_path / "models" / config.parent.parent.name),
+            "max_epochs": 1,
+            "num_workers": 0,
+            **extra,
+        }
         args.pop("network_def", None)  # the bundle's own network, as a user runs it
-        return [sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", str(config),
-                *[x for k, v in args.items() for x in (f"--{k}", str(v))]]
+        return [
+            sys.executable,
+            "-m",
+            "monai.bundle",
+            "run",
+            "training",
+            "--config_file",
+            str(config),
+            *[x for k, v in args.items() for x in (f"--{k}", str(v))],
+        ]
 
     run_cli(cli(seg_config, seg))
     checkpoint = folder / "checkpoint_epoch=1.pt"
-    proc = subprocess.run(cli(cls_config, cls), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cli(cls_config, cls), capture_output=True, text=True, timeout=600, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     line = next(x for x in out.splitlines() if "ResumeMismatchError:" in x)
-    assert f"{checkpoint}: this resume checkpoint is not this run's: it holds cxr_lung_segmentation (FPNDenseNet121" in line
+    assert (
+        f"{checkpoint}: this resume checkpoint is not this run's: it holds cxr_lung_segmentation (FPNDenseNet121"
+        in line
+    )
     assert "this run is cxr_covid_classification (TorchVisionClassifier" in line
     assert "Give another --output_dir, or pass --resume False" in line
     assert "size mismatch" not in out and "Missing key(s)" not in out  # no state-dict dump
@@ -162,6 +204,10 @@ def test_a_resume_checkpoint_of_another_run_is_refused_with_one_line(synthetic_r
     record = torch.load(checkpoint, map_location="cpu", weights_only=True)["run"]
     assert record["bundle"] == "cxr_covid_classification" and record["settings"]["backbone"] == "resnet50"
 
-    proc = subprocess.run(cli(cls_config, cls, backbone="vgg19_bn"), capture_output=True, text=True, timeout=600)
-    assert proc.returncode != 0 and "it holds cxr_covid_classification (TorchVisionClassifier" in proc.stdout + proc.stderr
+    proc = subprocess.run(
+        cli(cls_config, cls, backbone="vgg19_bn"), capture_output=True, text=True, timeout=600, check=False
+    )
+    assert (
+        proc.returncode != 0 and "it holds cxr_covid_classification (TorchVisionClassifier" in proc.stdout + proc.stderr
+    )
     assert "backbone resnet50" in proc.stdout + proc.stderr and "backbone vgg19_bn" in proc.stdout + proc.stderr

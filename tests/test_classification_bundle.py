@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 import torch
-
 from conftest import REPO, run_cli
+
 from monai_ext.data_lists import build_covidx, write_datalist
 from monai_ext.networks import FPNDenseNet121, TorchVisionClassifier
 
@@ -23,17 +23,40 @@ pytestmark = pytest.mark.slow
 def _train(work, synthetic_root, classes: str, backbone: str, mode: str, epochs: int = 1) -> dict:
     datalist = work / f"{classes}.json"
     if not datalist.exists():
-        dl = build_covidx(synthetic_root / "covidx", classes, 0.2, 0, masks=synthetic_root / "covidx-lung-gt")
+        dl = build_covidx(
+            synthetic_root / "covidx",
+            classes=classes,
+            val_fraction=0.2,
+            seed=0,
+            masks=synthetic_root / "covidx-lung-gt",
+        )
         write_datalist(dl, datalist)
     run = work / f"{backbone}-{mode}-{classes}"
     args = [
-        "--dataset_dir", str(synthetic_root / "covidx"), "--mask_dir", str(synthetic_root / "covidx-lung-gt"),
-        "--datalist", str(datalist), "--output_dir", str(run / "train"), "--ckpt_dir", str(run / "models"),
-        "--backbone", backbone, "--input_mode", mode, "--image_size", "32", "--batch_size", "8",
-        "--num_workers", "0",
+        "--dataset_dir",
+        str(synthetic_root / "covidx"),
+        "--mask_dir",
+        str(synthetic_root / "covidx-lung-gt"),
+        "--datalist",
+        str(datalist),
+        "--output_dir",
+        str(run / "train"),
+        "--ckpt_dir",
+        str(run / "models"),
+        "--backbone",
+        backbone,
+        "--input_mode",
+        mode,
+        "--image_size",
+        "32",
+        "--batch_size",
+        "8",
+        "--num_workers",
+        "0",
     ]
-    log = run_cli(["python", "-m", "monai.bundle", "run", "training", "--config_file", TRAIN,
-                   "--max_epochs", str(epochs), *args])
+    log = run_cli(
+        ["python", "-m", "monai.bundle", "run", "training", "--config_file", TRAIN, "--max_epochs", str(epochs), *args]
+    )
     return {"run": run, "args": args, "log": log, "datalist": datalist}
 
 
@@ -51,7 +74,9 @@ def test_resnet50_lung_binary_trains_and_checkpoints(resnet_lung):
     assert (run / "train" / "checkpoint_epoch=2.pt").is_file()
 
 
-@pytest.mark.parametrize(("backbone", "mode", "classes"), [("vgg19_bn", "no_lung", "3class"), ("efficientnet_b7", "cxr", "binary")])
+@pytest.mark.parametrize(
+    ("backbone", "mode", "classes"), [("vgg19_bn", "no_lung", "3class"), ("efficientnet_b7", "cxr", "binary")]
+)
 def test_other_backbones_modes_and_3class(synthetic_root, tmp_path, backbone, mode, classes):
     out = _train(tmp_path, synthetic_root, classes, backbone, mode)
     names = json.loads((out["run"] / "models" / "classes.json").read_text())
@@ -62,9 +87,24 @@ def test_other_backbones_modes_and_3class(synthetic_root, tmp_path, backbone, mo
 
 def test_evaluate_reports_intervals_per_source(resnet_lung):
     out = resnet_lung["run"] / "eval"
-    run_cli(["python", "-m", "monai.bundle", "run", "evaluating",
-             "--config_file", f"['{TRAIN}','{CONFIGS / 'evaluate.json'}']", *resnet_lung["args"],
-             "--output_dir", str(out), "--eval_split", "test", "--n_bootstrap", "200"])
+    run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "evaluating",
+            "--config_file",
+            f"['{TRAIN}','{CONFIGS / 'evaluate.json'}']",
+            *resnet_lung["args"],
+            "--output_dir",
+            str(out),
+            "--eval_split",
+            "test",
+            "--n_bootstrap",
+            "200",
+        ]
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     overall = metrics["overall"]
     test_items = json.loads(resnet_lung["datalist"].read_text())["test"]
@@ -90,12 +130,31 @@ def test_inference_on_raw_files_with_on_the_fly_masks(resnet_lung, synthetic_roo
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     shutil.copy(rg1_paths["UNCR"], inputs / "RG1_UNCR.dcm")
-    shutil.copy(sorted((synthetic_root / "covidx" / "test").glob("*.png"))[0], inputs / "a.png")
+    shutil.copy(min((synthetic_root / "covidx" / "test").glob("*.png")), inputs / "a.png")
     (inputs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     out = tmp_path / "pred"
-    log = run_cli(["python", "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "inference.json"),
-                   "--dataset_dir", str(inputs), "--output_dir", str(out), "--seg_bundle_dir", str(seg),
-                   "--ckpt_dir", str(resnet_lung["run"] / "models"), "--image_size", "32", "--input_mode", "lung"])
+    log = run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "--config_file",
+            str(CONFIGS / "inference.json"),
+            "--dataset_dir",
+            str(inputs),
+            "--output_dir",
+            str(out),
+            "--seg_bundle_dir",
+            str(seg),
+            "--ckpt_dir",
+            str(resnet_lung["run"] / "models"),
+            "--image_size",
+            "32",
+            "--input_mode",
+            "lung",
+        ]
+    )
     assert "broken.png" in log
     rows = list(csv.DictReader((out / "predictions.csv").open()))
     assert [r["name"] for r in rows] == ["RG1_UNCR.dcm", "a.png"]
@@ -107,9 +166,25 @@ def test_export_and_bundle_checks(resnet_lung):
 
     models = resnet_lung["run"] / "models"
     ts = models / "model.ts"
-    run_cli(["python", "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(ts),
-             "--ckpt_file", str(models / "model.pt"), "--meta_file", str(CONFIGS / "metadata.json"),
-             "--config_file", str(CONFIGS / "inference.json"), "--ckpt_dir", str(models)])
+    run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "ckpt_export",
+            "network_def",
+            "--filepath",
+            str(ts),
+            "--ckpt_file",
+            str(models / "model.pt"),
+            "--meta_file",
+            str(CONFIGS / "metadata.json"),
+            "--config_file",
+            str(CONFIGS / "inference.json"),
+            "--ckpt_dir",
+            str(models),
+        ]
+    )
     net = TorchVisionClassifier("resnet50", 2)
     net.load_state_dict(torch.load(models / "model.pt", map_location="cpu", weights_only=True))
     x = torch.rand(2, 3, 32, 32)
@@ -117,12 +192,28 @@ def test_export_and_bundle_checks(resnet_lung):
         torch.testing.assert_close(torch.jit.load(str(ts))(x), net.eval()(x), atol=1e-5, rtol=1e-4)
     scratch = {"ckpt_dir": str(models), "output_dir": str(models.parent / "checks")}  # keep the repo's bundle clean
     # inference in cxr mode: the repo's segmentation bundle has no weights here, so lung mode would skip every input
-    for config, kind, extra in (("train.json", "train", scratch), ("inference.json", "infer", {**scratch, "input_mode": "cxr"})):
-        workflow = ConfigWorkflow(config_file=str(CONFIGS / config), workflow_type=kind,
-                                  meta_file=str(CONFIGS / "metadata.json"), **extra)
+    for config, kind, extra in (
+        ("train.json", "train", scratch),
+        ("inference.json", "infer", {**scratch, "input_mode": "cxr"}),
+    ):
+        workflow = ConfigWorkflow(
+            config_file=str(CONFIGS / config), workflow_type=kind, meta_file=str(CONFIGS / "metadata.json"), **extra
+        )
         workflow.initialize()
         assert workflow.check_properties() == [], config
-    log = run_cli(["python", "-m", "monai.bundle", "verify_net_in_out", "network_def",
-                   "--meta_file", str(CONFIGS / "metadata.json"), "--config_file", str(CONFIGS / "inference.json"),
-                   "--ckpt_dir", str(models)])
+    log = run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "verify_net_in_out",
+            "network_def",
+            "--meta_file",
+            str(CONFIGS / "metadata.json"),
+            "--config_file",
+            str(CONFIGS / "inference.json"),
+            "--ckpt_dir",
+            str(models),
+        ]
+    )
     assert "verified with no error" in log

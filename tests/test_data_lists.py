@@ -8,8 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_data
+
 from monai_ext.data_lists import build_covid_qu_ex, build_covidx, grouped_stratified_split
 from monai_ext.data_lists.__main__ import main
 from monai_ext.errors import DataListError
@@ -45,8 +45,8 @@ def test_covid_qu_ex_reports_images_without_masks(synthetic_root, tmp_path):
 
 def test_covidx_synthetic_binary_and_3class_with_masks(synthetic_root):
     root = synthetic_root / "covidx"
-    binary = build_covidx(root, "binary", val_fraction=0.25, seed=1)
-    three = build_covidx(root, "3class", val_fraction=0.25, seed=1, masks=synthetic_root / "covidx-lung-gt")
+    binary = build_covidx(root, classes="binary", val_fraction=0.25, seed=1)
+    three = build_covidx(root, classes="3class", val_fraction=0.25, seed=1, masks=synthetic_root / "covidx-lung-gt")
     assert binary["classes"] == ["negative", "positive"] and three["classes"] == ["normal", "pneumonia", "COVID-19"]
     for dl in (binary, three):
         assert not _patients(dl["training"]) & _patients(dl["validation"])
@@ -54,7 +54,7 @@ def test_covidx_synthetic_binary_and_3class_with_masks(synthetic_root):
         assert all(dl["validation"]) and all(i["image"].startswith("train/") for i in dl["validation"])
         assert all(i["image"].startswith("test/") for i in dl["test"])
     assert all((synthetic_root / "covidx-lung-gt" / i["lung"]).is_file() for i in three["training"])
-    assert build_covidx(root, "binary", val_fraction=0.25, seed=1) == binary  # deterministic
+    assert build_covidx(root, classes="binary", val_fraction=0.25, seed=1) == binary  # deterministic
 
 
 def test_covidx_errors_name_rows(synthetic_root, tmp_path):
@@ -98,7 +98,7 @@ def test_covidx_real_published_lists(tmp_path):
         (root / f"{split}.txt").write_text(text)
         for line in text.splitlines():
             (root / split / line.split()[1]).touch()
-    dl = build_covidx(root, "binary", val_fraction=0.1, seed=0)
+    dl = build_covidx(root, classes="binary", val_fraction=0.1, seed=0)
     assert len(dl["training"]) + len(dl["validation"]) == 29986 and len(dl["test"]) == 400
     assert len(_patients(dl["training"]) | _patients(dl["validation"])) == 16648
     assert not _patients(dl["training"]) & _patients(dl["validation"])
@@ -108,7 +108,7 @@ def test_covidx_real_published_lists(tmp_path):
     assert abs(val["positive"] / sum(val.values()) - 15994 / 29986) < 0.05
     assert dl["counts"]["test"] == {"negative": 200, "positive": 200}
     assert dl["sources"]["test"] == {"ricord": 200, "rsna": 200}  # the confound the README warns of
-    three = build_covidx(labels, "3class", check_files=False)  # the repository's file names, found by fallback
+    three = build_covidx(labels, classes="3class", check_files=False)  # the repository's file names, found by fallback
     assert sum(sum(c.values()) for c in (three["counts"]["training"], three["counts"]["validation"])) == 29634
 
 
@@ -119,7 +119,9 @@ def test_builders_on_the_real_dev_sample(tmp_path, capsys):
     assert seg["counts"]["training"] == {"Non-COVID": 239, "Normal": 94}
     assert seg["counts"]["validation"] == {"Non-COVID": 61, "Normal": 21}
     assert seg["missing_splits"] == ["Test"]
-    assert main(["covidx", "--root", str(dev / "covidx"), "--out", str(tmp_path / "cx.json"), "--classes", "3class"]) == 0
+    assert (
+        main(["covidx", "--root", str(dev / "covidx"), "--out", str(tmp_path / "cx.json"), "--classes", "3class"]) == 0
+    )
     cx = json.loads((tmp_path / "cx.json").read_text())
     assert sum(len(cx[s]) for s in ("training", "validation")) == 208 and len(cx["test"]) == 43
     out = capsys.readouterr().out

@@ -57,16 +57,30 @@ def test_rerun_skips_complete_steps_and_redoes_changed_ones(study, capsys):
 
 
 def test_failed_step_is_named_with_its_log(tmp_path, capsys):
-    code = main(["--profile", "tiny", "--out", str(tmp_path / "run"), "--qu-ex", str(tmp_path / "missing"),
-                 "--backbones", "resnet50", "--modes", "cxr"])
+    code = main(
+        [
+            "--profile",
+            "tiny",
+            "--out",
+            str(tmp_path / "run"),
+            "--qu-ex",
+            str(tmp_path / "missing"),
+            "--backbones",
+            "resnet50",
+            "--modes",
+            "cxr",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "step 'lists_qu_ex' failed" in err and "lists_qu_ex.log" in err
 
 
 def _probe_step(tmp_path, work):
     """A step that fails when its work folder holds state of an earlier run ('stale'), and writes 'out'."""
-    code = (f"import pathlib, sys; w = pathlib.Path({str(work)!r}); "
-            "sys.exit(3) if (w / 'stale').exists() else None; w.mkdir(exist_ok=True); (w / 'out').write_text('x')")
+    code = (
+        f"import pathlib, sys; w = pathlib.Path({str(work)!r}); "
+        "sys.exit(3) if (w / 'stale').exists() else None; w.mkdir(exist_ok=True); (w / 'out').write_text('x')"
+    )
     return Step("probe", [sys.executable, "-c", code], [work / "out"], work_dirs=[work])
 
 
@@ -88,9 +102,16 @@ def test_work_dirs_are_cleared_on_forced_or_changed_reruns_and_kept_when_resumin
 
 def test_resume_files_are_deleted_once_the_step_is_complete(tmp_path):
     work = tmp_path / "work"
-    code = (f"import pathlib; w = pathlib.Path({str(work)!r}); w.mkdir(); "
-            "(w / 'checkpoint_epoch=3.pt').write_text('resume state'); (w / 'model.pt').write_text('best')")
-    step = Step("train", [sys.executable, "-c", code], [work / "model.pt"], work_dirs=[work],
-                resume_files=["checkpoint_epoch=*.pt"])
+    code = (
+        f"import pathlib; w = pathlib.Path({str(work)!r}); w.mkdir(); "
+        "(w / 'checkpoint_epoch=3.pt').write_text('resume state'); (w / 'model.pt').write_text('best')"
+    )
+    step = Step(
+        "train",
+        [sys.executable, "-c", code],
+        [work / "model.pt"],
+        work_dirs=[work],
+        resume_files=["checkpoint_epoch=*.pt"],
+    )
     StepRunner(tmp_path / "run", log=lambda _: None).run(step)
     assert (work / "model.pt").exists() and not list(work.glob("checkpoint_epoch=*"))

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, run_cli
 from PIL import Image
 
-from conftest import REPO, run_cli
 from monai_ext.data_lists import build_covid_qu_ex, write_datalist
 from monai_ext.networks import FPNDenseNet121
 
@@ -28,14 +28,50 @@ def trained(synthetic_root, tmp_path_factory, rg1_paths):
     datalist = work / "seg.json"
     write_datalist(build_covid_qu_ex(synthetic_root / "lung-seg"), datalist)
     common = [
-        "--dataset_dir", str(synthetic_root / "lung-seg"), "--datalist", str(datalist),
-        "--output_dir", str(work / "train"), "--ckpt_dir", str(work / "models"),
-        "--image_size", "64", "--batch_size", "4", "--num_workers", "0",
+        "--dataset_dir",
+        str(synthetic_root / "lung-seg"),
+        "--datalist",
+        str(datalist),
+        "--output_dir",
+        str(work / "train"),
+        "--ckpt_dir",
+        str(work / "models"),
+        "--image_size",
+        "64",
+        "--batch_size",
+        "4",
+        "--num_workers",
+        "0",
     ]
-    first = run_cli(["python", "-m", "monai.bundle", "run", "training", "--config_file", str(CONFIGS / "train.json"),
-                     "--max_epochs", "1", *common])
-    second = run_cli(["python", "-m", "monai.bundle", "run", "training", "--config_file", "configs/train.json",
-                      "--max_epochs", "2", *common], cwd=BUNDLE)
+    first = run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "training",
+            "--config_file",
+            str(CONFIGS / "train.json"),
+            "--max_epochs",
+            "1",
+            *common,
+        ]
+    )
+    second = run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "training",
+            "--config_file",
+            "configs/train.json",
+            "--max_epochs",
+            "2",
+            *common,
+        ],
+        cwd=BUNDLE,
+    )
     return {"work": work, "datalist": datalist, "logs": (first, second), "common": common}
 
 
@@ -53,9 +89,22 @@ def test_training_writes_best_model_and_resumes(trained):
 
 def test_evaluate_writes_csv_and_json(trained, synthetic_root):
     out = trained["work"] / "eval"
-    run_cli(["python", "-m", "monai.bundle", "run", "evaluating",
-             "--config_file", f"['{CONFIGS / 'train.json'}','{CONFIGS / 'evaluate.json'}']",
-             *trained["common"], "--output_dir", str(out), "--eval_split", "test"])
+    run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "evaluating",
+            "--config_file",
+            f"['{CONFIGS / 'train.json'}','{CONFIGS / 'evaluate.json'}']",
+            *trained["common"],
+            "--output_dir",
+            str(out),
+            "--eval_split",
+            "test",
+        ]
+    )
     summary = json.loads((out / "metrics_summary.json").read_text())
     assert set(summary["metrics"]) == {"val_mean_dice", "val_mean_iou", "val_hd95"}
     assert summary["n_images"] == 3 and 0.0 <= summary["metrics"]["val_mean_dice"] <= 1.0
@@ -66,7 +115,9 @@ def test_evaluate_writes_csv_and_json(trained, synthetic_root):
 def _inputs(tmp_path: Path, synthetic_root: Path, rg1: Path) -> Path:
     folder = tmp_path / "inputs"
     (folder / "sub").mkdir(parents=True)
-    shutil.copy(synthetic_root / "lung-seg" / "Test" / "Normal" / "images" / "Normal (13).png", folder / "sub" / "a.png")
+    shutil.copy(
+        synthetic_root / "lung-seg" / "Test" / "Normal" / "images" / "Normal (13).png", folder / "sub" / "a.png"
+    )
     shutil.copy(rg1, folder / "RG1_UNCR.dcm")
     dicoms = sorted((synthetic_root / "covidx" / "train").glob("*.dcm"))
     shutil.copy(dicoms[0], folder / "synthetic.dcm")
@@ -77,9 +128,26 @@ def _inputs(tmp_path: Path, synthetic_root: Path, rg1: Path) -> Path:
 def test_inference_writes_masks_named_after_inputs(trained, synthetic_root, rg1_paths, tmp_path):
     folder = _inputs(tmp_path, synthetic_root, rg1_paths["UNCR"])
     out = tmp_path / "masks"
-    log = run_cli(["python", "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "inference.json"),
-                   "--dataset_dir", str(folder), "--output_dir", str(out), "--ckpt_dir", str(trained["work"] / "models"),
-                   "--image_size", "72", "--num_workers", "0"])  # 72 is padded to 96 and cropped back
+    log = run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "--config_file",
+            str(CONFIGS / "inference.json"),
+            "--dataset_dir",
+            str(folder),
+            "--output_dir",
+            str(out),
+            "--ckpt_dir",
+            str(trained["work"] / "models"),
+            "--image_size",
+            "72",
+            "--num_workers",
+            "0",
+        ]
+    )  # 72 is padded to 96 and cropped back
     assert "notes.png" in log and "unknown format" in log
     expected = {"sub/a.png": (64, 64), "RG1_UNCR.png": (1955, 1841), "synthetic.png": (64, 64)}
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == sorted(expected)
@@ -92,9 +160,23 @@ def test_inference_writes_masks_named_after_inputs(trained, synthetic_root, rg1_
 def test_export_torchscript_gives_the_same_masks(trained, synthetic_root, rg1_paths, tmp_path):
     models = trained["work"] / "models"
     ts = models / "model.ts"
-    run_cli(["python", "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(ts),
-             "--ckpt_file", str(models / "model.pt"), "--meta_file", str(CONFIGS / "metadata.json"),
-             "--config_file", str(CONFIGS / "inference.json")])
+    run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "ckpt_export",
+            "network_def",
+            "--filepath",
+            str(ts),
+            "--ckpt_file",
+            str(models / "model.pt"),
+            "--meta_file",
+            str(CONFIGS / "metadata.json"),
+            "--config_file",
+            str(CONFIGS / "inference.json"),
+        ]
+    )
     scripted = torch.jit.load(str(ts), map_location="cpu")
     net = FPNDenseNet121()
     net.load_state_dict(torch.load(models / "model.pt", map_location="cpu", weights_only=True))
@@ -104,11 +186,36 @@ def test_export_torchscript_gives_the_same_masks(trained, synthetic_root, rg1_pa
         torch.testing.assert_close(scripted(x), net(x), atol=1e-5, rtol=1e-4)
     folder = _inputs(tmp_path, synthetic_root, rg1_paths["UNCR"])
     common = ["--dataset_dir", str(folder), "--ckpt_dir", str(models), "--image_size", "64", "--num_workers", "0"]
-    run_cli(["python", "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "inference.json"),
-             "--output_dir", str(tmp_path / "a"), *common])
-    run_cli(["python", "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "inference.json"),
-             "--output_dir", str(tmp_path / "b"), *common,
-             "--network_def", f"$torch.jit.load('{ts}')", "--handlers", "[]"])
+    run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "--config_file",
+            str(CONFIGS / "inference.json"),
+            "--output_dir",
+            str(tmp_path / "a"),
+            *common,
+        ]
+    )
+    run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "run",
+            "--config_file",
+            str(CONFIGS / "inference.json"),
+            "--output_dir",
+            str(tmp_path / "b"),
+            *common,
+            "--network_def",
+            f"$torch.jit.load('{ts}')",
+            "--handlers",
+            "[]",
+        ]
+    )
     for mask in (tmp_path / "a").rglob("*.png"):
         twin = tmp_path / "b" / mask.relative_to(tmp_path / "a")
         np.testing.assert_array_equal(np.asarray(Image.open(mask)), np.asarray(Image.open(twin)))
@@ -118,24 +225,57 @@ def test_monai_bundle_checks(tmp_path):
     from monai.bundle import ConfigWorkflow
 
     for config, kind in (("train.json", "train"), ("inference.json", "infer")):
-        workflow = ConfigWorkflow(config_file=str(CONFIGS / config), workflow_type=kind,
-                                  meta_file=str(CONFIGS / "metadata.json"), logging_file=str(CONFIGS / "logging.conf"),
-                                  output_dir=str(tmp_path / "out"), ckpt_dir=str(tmp_path / "models"))
+        workflow = ConfigWorkflow(
+            config_file=str(CONFIGS / config),
+            workflow_type=kind,
+            meta_file=str(CONFIGS / "metadata.json"),
+            logging_file=str(CONFIGS / "logging.conf"),
+            output_dir=str(tmp_path / "out"),
+            ckpt_dir=str(tmp_path / "models"),
+        )
         workflow.initialize()
         assert workflow.check_properties() == [], config
-    log = run_cli(["python", "-m", "monai.bundle", "verify_net_in_out", "network_def",
-                   "--meta_file", str(CONFIGS / "metadata.json"), "--config_file", str(CONFIGS / "inference.json"),
-                   "--n", "2"])
+    log = run_cli(
+        [
+            "python",
+            "-m",
+            "monai.bundle",
+            "verify_net_in_out",
+            "network_def",
+            "--meta_file",
+            str(CONFIGS / "metadata.json"),
+            "--config_file",
+            str(CONFIGS / "inference.json"),
+            "--n",
+            "2",
+        ]
+    )
     assert "data shape of network is verified with no error" in log
 
 
 def test_multi_gpu_config_runs_under_torchrun_on_cpu(trained, tmp_path):
     common = [a if a != str(trained["work"] / "train") else str(tmp_path / "train") for a in trained["common"]]
     common = [a if a != str(trained["work"] / "models") else str(tmp_path / "models") for a in common]
-    log = run_cli([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-                   "-m", "monai.bundle", "run", "training",
-                   "--config_file", f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}']",
-                   "--max_epochs", "1", *common])
+    log = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            "-m",
+            "monai.bundle",
+            "run",
+            "training",
+            "--config_file",
+            f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}']",
+            "--max_epochs",
+            "1",
+            *common,
+        ]
+    )
     assert "val_mean_dice" in log
     assert (tmp_path / "models" / "model.pt").is_file() and (tmp_path / "train" / "checkpoint_epoch=1.pt").is_file()
 

@@ -10,10 +10,9 @@ from monai_ext.utils import atomic_path, write_json
 def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
     target = tmp_path / "out.json"
     write_json({"v": 1}, target)
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
     assert target.read_text() == '{\n    "v": 1\n}\n' and [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
 

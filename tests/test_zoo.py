@@ -21,9 +21,15 @@ from monai_ext.zoo import (
 )
 
 BUNDLES = ("cxr_lung_segmentation", "cxr_covid_classification")
-FAST = {"files": check_files, "sizes": check_sizes, "large_files": check_large_files, "version": check_version,
-        "json_format": check_json_format, "network_data_format": check_network_data_format,
-        "verify_metadata": check_metadata_schema}
+FAST = {
+    "files": check_files,
+    "sizes": check_sizes,
+    "large_files": check_large_files,
+    "version": check_version,
+    "json_format": check_json_format,
+    "network_data_format": check_network_data_format,
+    "verify_metadata": check_metadata_schema,
+}
 
 
 @pytest.fixture

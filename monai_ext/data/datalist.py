@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from monai_ext.bundle.defaults import ensure_default_data
+from monai_ext.constants import Keys
 from monai_ext.data.paths import resolve_inside
 from monai_ext.errors import DataListError
 
-__all__ = ["datalist_classes", "segmentation_items", "classification_items"]
+__all__ = ["classification_items", "datalist_classes", "segmentation_items"]
 
 
 def _load(datalist: str | os.PathLike | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -19,7 +21,9 @@ def _load(datalist: str | os.PathLike | Mapping[str, Any]) -> Mapping[str, Any]:
         return datalist
     path = Path(datalist)
     if not path.is_file():
-        raise DataListError(f"{path}: no such data list (make one with python -m monai_ext.data_lists, or run make data)")
+        raise DataListError(
+            f"{path}: no such data list (make one with python -m monai_ext.data_lists, or run make data)"
+        )
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
@@ -32,7 +36,9 @@ def _inside(root: Path, relative: str, what: str) -> str:
 
 def _split(datalist: Mapping[str, Any], split: str, where: str) -> list[Mapping[str, Any]]:
     if split not in datalist:
-        raise DataListError(f"{where}: no {split!r} split (has {[k for k in datalist if isinstance(datalist[k], list)]})")
+        raise DataListError(
+            f"{where}: no {split!r} split (has {[k for k in datalist if isinstance(datalist[k], list)]})"
+        )
     return datalist[split]
 
 
@@ -49,13 +55,18 @@ def segmentation_items(
 ) -> list[dict[str, str]]:
     """Items ``{"image", "label", "name"}`` for segmentation: ``label`` is the lung mask (as MONAI and
     MONAI Label name a segmentation target), ``name`` the image path relative to ``dataset_dir``."""
+    ensure_default_data(dataset_dir)
     root = Path(dataset_dir)
     items = []
     for item in _split(_load(datalist), split, str(datalist)):
-        if "lung" not in item:
+        if Keys.LUNG not in item:
             raise DataListError(f"{datalist}: item {item.get('image')!r} of {split!r} has no 'lung' mask")
         items.append(
-            {"image": _inside(root, item["image"], "image"), "label": _inside(root, item["lung"], "mask"), "name": item["image"]}
+            {
+                Keys.IMAGE: _inside(root, item[Keys.IMAGE], Keys.IMAGE),
+                Keys.LABEL: _inside(root, item[Keys.LUNG], "mask"),
+                Keys.NAME: item[Keys.IMAGE],
+            }
         )
     return items
 
@@ -68,18 +79,20 @@ def classification_items(
 ) -> list[dict[str, Any]]:
     """Items ``{"image", "label", "name", "patient_id", "source"[, "lung"]}`` for classification; the
     ``lung`` mask path is resolved under ``mask_dir`` (default ``dataset_dir``)."""
+    ensure_default_data(dataset_dir)
+    ensure_default_data(mask_dir)
     root = Path(dataset_dir)
     masks = Path(mask_dir) if mask_dir else root
     items = []
     for item in _split(_load(datalist), split, str(datalist)):
         out = {
-            "image": _inside(root, item["image"], "image"),
-            "label": int(item["label"]),
-            "name": item["image"],
-            "patient_id": str(item.get("patient_id", "")),
-            "source": str(item.get("source", "")),
+            Keys.IMAGE: _inside(root, item[Keys.IMAGE], Keys.IMAGE),
+            Keys.LABEL: int(item[Keys.LABEL]),
+            Keys.NAME: item[Keys.IMAGE],
+            Keys.PATIENT_ID: str(item.get(Keys.PATIENT_ID, "")),
+            Keys.SOURCE: str(item.get(Keys.SOURCE, "")),
         }
-        if "lung" in item:
-            out["lung"] = _inside(masks, item["lung"], "mask")
+        if Keys.LUNG in item:
+            out[Keys.LUNG] = _inside(masks, item[Keys.LUNG], "mask")
         items.append(out)
     return items

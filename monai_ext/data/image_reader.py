@@ -21,18 +21,26 @@ import pydicom
 from PIL import Image, UnidentifiedImageError
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import JPEGExtended12Bit
+
 try:  # pydicom 3
     from pydicom.pixels import apply_modality_lut, apply_voi
 except ImportError:  # pydicom 2.4: MONAI Label 0.8's pydicom-seg does not import under pydicom 3
     from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi
 
+from monai_ext.constants import IMAGE_SUFFIXES
 from monai_ext.data.paths import link_problem
 from monai_ext.errors import CXRReadError
 
-__all__ = ["IMAGE_SUFFIXES", "MIN_RADIOGRAPH_SIDE", "detect_format", "read_cxr", "is_cxr_file", "image_shape", "radiograph_problem"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MIN_RADIOGRAPH_SIDE",
+    "detect_format",
+    "image_shape",
+    "is_cxr_file",
+    "radiograph_problem",
+    "read_cxr",
+]
 
-#: file name suffixes taken as radiographs when a folder is scanned
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
@@ -141,7 +149,9 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
         raise CXRReadError(path, f"broken DICOM file ({e})") from e
     if "PixelData" not in ds:
         what = ds.get("SOPClassUID", "unknown SOP class")
-        raise CXRReadError(path, f"DICOM file has no pixel data (SOP class {getattr(what, 'name', what)}): not an image")
+        raise CXRReadError(
+            path, f"DICOM file has no pixel data (SOP class {getattr(what, 'name', what)}): not an image"
+        )
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
         raise CXRReadError(path, f"multi-frame DICOM ({frames} frames): one 2-D radiograph expected")
@@ -180,7 +190,7 @@ def _decode_pixels(path: Path, ds: pydicom.Dataset) -> np.ndarray:
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     try:
         return ds.pixel_array
-    except Exception as e:  # noqa: BLE001 - decoders raise many types; all mean "cannot decode"
+    except Exception as e:
         if syntax == JPEGExtended12Bit and int(ds.get("BitsStored", 8)) > 8:
             raw = _decode_with_gdcm(path, ds)
             if raw is not None:
@@ -198,7 +208,9 @@ def _decode_with_gdcm(path: Path, ds: pydicom.Dataset) -> np.ndarray | None:
     gdcm.Trace.WarningOff()
     reader = gdcm.ImageReader()
     reader.SetFileName(str(path))
-    with _stderr_silenced():  # its 8-bit codec prints "Unsupported JPEG data precision 12" before the 12-bit one decodes
+    with (
+        _stderr_silenced()
+    ):  # its 8-bit codec prints "Unsupported JPEG data precision 12" before the 12-bit one decodes
         if not reader.Read():
             return None
         image = reader.GetImage()
@@ -287,7 +299,7 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
             return img.height, img.width
     except CXRReadError:
         raise
-    except Exception as e:  # noqa: BLE001 - any parser error means the header is unreadable
+    except Exception as e:
         raise CXRReadError(path, f"unreadable {fmt.upper()} header ({e})") from e
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
+from monai_ext.constants import IMAGE_SUFFIXES
 from monai_ext.utils import atomic_path
 
-__all__ = ["write_png", "write_dicom_cr", "mask_name_for"]
+__all__ = ["mask_name_for", "write_dicom_cr", "write_png"]
 
 _CR_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
 _DX_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"
@@ -25,7 +26,7 @@ def mask_name_for(image_path: str | os.PathLike) -> str:
     without an image suffix (a DICOM named ``IM0001``) keeps its whole name: ``IM0001.png``.
     """
     p = Path(image_path)
-    if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".dcm", ".dicom"):
+    if p.suffix.lower() in IMAGE_SUFFIXES:
         p = p.with_suffix("")
     return str(p.parent / (p.name + ".png")) if str(p.parent) != "." else p.name + ".png"
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monai_ext.bundle.defaults import ensure_default_data
+from monai_ext.constants import Keys
 from monai_ext.data.datalist import classification_items
 from monai_ext.data.image_reader import is_cxr_file, radiograph_problem, read_cxr
 from monai_ext.data.image_writer import mask_name_for
@@ -29,10 +31,10 @@ __all__ = [
     "mask_lookup",
     "mask_path_for",
     "read_manifest",
-    "write_manifest",
     "readable_items",
     "scan_classification_inputs",
     "scan_segmentation_inputs",
+    "write_manifest",
 ]
 
 logger = logging.getLogger(__name__)
@@ -60,7 +62,9 @@ class InputScan:
         (to ``output_dir``) and raise, since a batch of nothing is a mistake."""
         if self.skipped:
             total = len(self.skipped) + len(self.items)
-            logger.warning("%d of %d inputs skipped (listed with their reasons in %s)", len(self.skipped), total, MANIFEST_NAME)
+            logger.warning(
+                "%d of %d inputs skipped (listed with their reasons in %s)", len(self.skipped), total, MANIFEST_NAME
+            )
         if not self.items:
             if output_dir is not None:
                 write_manifest(Path(output_dir) / MANIFEST_NAME, [], self.skipped)
@@ -85,8 +89,11 @@ def find_cxr_images(
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(
-            d for d in dirnames
-            if (here / d).resolve() not in excluded and not (here / d / MANIFEST_NAME).is_file() and not d.startswith(".")
+            d
+            for d in dirnames
+            if (here / d).resolve() not in excluded
+            and not (here / d / MANIFEST_NAME).is_file()
+            and not d.startswith(".")
         )
         for name in sorted(filenames):  # links that loop or dangle are listed here too
             path = here / name
@@ -100,12 +107,12 @@ def find_cxr_images(
                 if scan is not None:
                     scan.skip(relative, problem)
                 continue
-            found.append({"image": str(path), "name": relative})
-    return sorted(found, key=lambda item: item["name"])
+            found.append({Keys.IMAGE: str(path), Keys.NAME: relative})
+    return sorted(found, key=lambda item: item[Keys.NAME])
 
 
 def readable_items(
-    items: Iterable[dict[str, Any]], keys: Sequence[str] = ("image",), scan: InputScan | None = None
+    items: Iterable[dict[str, Any]], keys: Sequence[str] = (Keys.IMAGE,), scan: InputScan | None = None
 ) -> list[dict[str, Any]]:
     """The items whose files under ``keys`` read as radiographs (masks: as images) of a plausible size and
     contrast; each other one is logged and recorded in ``scan`` (when given) by name and problem.
@@ -122,13 +129,13 @@ def readable_items(
             try:
                 image, _ = read_cxr(item[key])
             except CXRReadError as e:
-                problem = e.problem if key == "image" else f"lung mask {e}"
+                problem = e.problem if key == Keys.IMAGE else f"lung mask {e}"
                 break
-            if key == "image" and (reason := radiograph_problem(image)):
+            if key == Keys.IMAGE and (reason := radiograph_problem(image)):
                 problem = reason
                 break
         if problem:
-            scan.skip(item.get("name", item.get("image", "")), problem)
+            scan.skip(item.get(Keys.NAME, item.get(Keys.IMAGE, "")), problem)
             continue
         good.append(item)
     return good
@@ -138,7 +145,10 @@ MANIFEST_COLUMNS = ("input", "status", "output", "reason")
 
 
 def write_manifest(
-    path: str | os.PathLike, written: Iterable[Mapping[str, Any]], skipped: Iterable[Mapping[str, str]], fields: Sequence[str] = ()
+    path: str | os.PathLike,
+    written: Iterable[Mapping[str, Any]],
+    skipped: Iterable[Mapping[str, str]],
+    fields: Sequence[str] = (),
 ) -> None:
     """Write a manifest: the ``written`` rows and the ``skipped`` inputs (status ``skipped`` with their reason),
     sorted by input name, columns :data:`MANIFEST_COLUMNS` plus ``fields``."""
@@ -185,17 +195,21 @@ def scan_segmentation_inputs(
     Raises:
         OutputCollisionError: ``output_dir`` is ``dataset_dir`` or a mask would replace an input.
     """
+    ensure_default_data(dataset_dir)
     scan = InputScan()
     if datalist:
-        items = [{"image": item["image"], "name": item["name"]} for item in classification_items(datalist, split, dataset_dir)]
+        items = [
+            {Keys.IMAGE: item[Keys.IMAGE], Keys.NAME: item[Keys.NAME]}
+            for item in classification_items(datalist, split, dataset_dir)
+        ]
     else:
         items = find_cxr_images(dataset_dir, exclude=[output_dir], scan=scan)
-    names = output_names(item["name"] for item in items)
+    names = output_names(item[Keys.NAME] for item in items)
     if output_dir is not None:
-        refuse_outputs_over_inputs(output_dir, names, [item["image"] for item in items], dataset_dir)
+        refuse_outputs_over_inputs(output_dir, names, [item[Keys.IMAGE] for item in items], dataset_dir)
     for item in items:
-        item["mask_name"] = names[item["name"]]
-    scan.items = readable_items(items, keys=("image",), scan=scan)
+        item[Keys.MASK_NAME] = names[item[Keys.NAME]]
+    scan.items = readable_items(items, keys=(Keys.IMAGE,), scan=scan)
     scan.report(datalist or dataset_dir, output_dir)
     return scan
 
@@ -226,39 +240,41 @@ def scan_classification_inputs(
     """
     if missing_mask not in MISSING_MASK_POLICIES:
         raise ValueError(f"missing_mask must be one of {MISSING_MASK_POLICIES}, got {missing_mask!r}")
+    ensure_default_data(dataset_dir)
+    ensure_default_data(mask_dir)
     scan = InputScan()
     if datalist:
         items = classification_items(datalist, split, dataset_dir, mask_dir)
         for item in items:
-            item.pop("label", None)
+            item.pop(Keys.LABEL, None)
     else:
         items = find_cxr_images(dataset_dir, exclude=[output_dir, mask_dir], scan=scan)
         if mask_dir:
             lookup = mask_lookup(mask_dir)
             for item in items:
-                mask = mask_path_for(mask_dir, item["name"], lookup)
+                mask = mask_path_for(mask_dir, item[Keys.NAME], lookup)
                 if mask is not None and mask.is_file():
-                    item["lung"] = str(mask)
+                    item[Keys.LUNG] = str(mask)
     kept = []
     for item in items:
         if not needs_mask:
-            item.pop("lung", None)
-            item["mask_source"] = "none"
-        elif "lung" in item and Path(item["lung"]).is_file():
-            item["mask_source"] = "file"
+            item.pop(Keys.LUNG, None)
+            item[Keys.MASK_SOURCE] = "none"
+        elif Keys.LUNG in item and Path(item[Keys.LUNG]).is_file():
+            item[Keys.MASK_SOURCE] = "file"
         else:
             where = f"in {mask_dir}" if mask_dir else "given"
             looked = f"no lung mask {where}"
-            item.pop("lung", None)
+            item.pop(Keys.LUNG, None)
             if missing_mask == "skip":
-                scan.skip(item["name"], f"{looked} (missing_mask=skip)")
+                scan.skip(item[Keys.NAME], f"{looked} (missing_mask=skip)")
                 continue
             if seg_model is None or not Path(seg_model).is_file():
-                scan.skip(item["name"], f"{looked}, and no segmentation model at {seg_model} to predict one")
+                scan.skip(item[Keys.NAME], f"{looked}, and no segmentation model at {seg_model} to predict one")
                 continue
-            logger.info("%s: %s; the lung mask is predicted", item["name"], looked)
-            item["mask_source"] = "predicted"
+            logger.info("%s: %s; the lung mask is predicted", item[Keys.NAME], looked)
+            item[Keys.MASK_SOURCE] = "predicted"
         kept.append(item)
-    scan.items = readable_items(kept, keys=("image", "lung"), scan=scan)
+    scan.items = readable_items(kept, keys=(Keys.IMAGE, Keys.LUNG), scan=scan)
     scan.report(datalist or dataset_dir, output_dir)
     return scan

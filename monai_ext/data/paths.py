@@ -12,7 +12,7 @@ from pathlib import Path
 from monai_ext.data.image_writer import mask_name_for
 from monai_ext.errors import CXRError, DataListError
 
-__all__ = ["OutputCollisionError", "link_problem", "resolve_inside", "output_names", "refuse_outputs_over_inputs"]
+__all__ = ["OutputCollisionError", "link_problem", "output_names", "refuse_outputs_over_inputs", "resolve_inside"]
 
 
 class OutputCollisionError(CXRError):
@@ -79,7 +79,10 @@ def output_names(names: Iterable[str], name_for=mask_name_for) -> dict[str, str]
 
 
 def refuse_outputs_over_inputs(
-    output_dir: str | os.PathLike, outputs: Mapping[str, str], inputs: Iterable[str | os.PathLike], input_dir: str | os.PathLike
+    output_dir: str | os.PathLike,
+    outputs: Mapping[str, str],
+    inputs: Iterable[str | os.PathLike],
+    input_dir: str | os.PathLike,
 ) -> None:
     """Refuse, before anything is written, a batch whose output folder is its input folder, or any of
     whose outputs (``output_dir / outputs[name]``) is one of its ``inputs``.

@@ -34,8 +34,15 @@ def main(argv: list[str] | None = None) -> int:
             datalist = build_covid_qu_ex(args.root)
         else:
             datalist = build_covidx(
-                args.root, args.classes, args.val_fraction, args.seed, args.masks,
-                args.train_list, args.test_list, not args.no_check_files, args.skip_missing,
+                args.root,
+                classes=args.classes,
+                val_fraction=args.val_fraction,
+                seed=args.seed,
+                masks=args.masks,
+                train_list=args.train_list,
+                test_list=args.test_list,
+                check_files=not args.no_check_files,
+                skip_missing=args.skip_missing,
             )
     except DataListError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -46,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     if datalist.get("missing_splits"):
         print(f"note: no {', '.join(datalist['missing_splits'])} folder under {args.root}: those splits are empty")
     if datalist.get("skipped_missing"):
-        print(f"skipped {len(datalist['skipped_missing'])} rows whose file is missing, first: {datalist['skipped_missing'][:5]}")
+        print(
+            f"skipped {len(datalist['skipped_missing'])} rows whose file is missing, first: {datalist['skipped_missing'][:5]}"
+        )
     return 0
 
 

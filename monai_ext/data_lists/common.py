@@ -10,12 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from monai_ext.constants import SPLITS, Keys
 from monai_ext.errors import DataListError
 from monai_ext.utils import write_json
 
-__all__ = ["Problems", "count_by_class", "grouped_stratified_split", "write_datalist", "format_counts"]
-
-SPLITS = ("training", "validation", "test")
+__all__ = ["Problems", "count_by_class", "format_counts", "grouped_stratified_split", "write_datalist"]
 
 
 class Problems:
@@ -67,7 +66,7 @@ def grouped_stratified_split(
         raise DataListError(f"validation fraction must be in [0, 1), got {fraction}")
     by_patient: dict[str, list[int]] = defaultdict(list)
     for i, item in enumerate(items):
-        by_patient[str(item["patient_id"])].append(i)
+        by_patient[str(item[Keys.PATIENT_ID])].append(i)
     by_class: dict[str, list[str]] = defaultdict(list)
     for pid, idx in by_patient.items():
         majority = Counter(items[i]["class_name"] for i in idx).most_common(1)[0][0]
@@ -84,8 +83,8 @@ def grouped_stratified_split(
                 continue
             held.add(pid)
             taken += len(by_patient[pid])
-    kept = [it for it in items if str(it["patient_id"]) not in held]
-    out = [it for it in items if str(it["patient_id"]) in held]
+    kept = [it for it in items if str(it[Keys.PATIENT_ID]) not in held]
+    out = [it for it in items if str(it[Keys.PATIENT_ID]) in held]
     return kept, out
 
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from monai_ext.constants import Keys
 from monai_ext.data.image_reader import image_shape, is_cxr_file
 from monai_ext.data_lists.common import Problems, count_by_class
 from monai_ext.errors import CXRReadError, DataListError
@@ -78,12 +79,12 @@ def build_covid_qu_ex(root: str | os.PathLike) -> dict[str, Any]:
     for split, items in found.items():
         datalist[split] = [
             {
-                "image": str(image.relative_to(root)),
-                "lung": str((image.parent.parent / MASK_FOLDER / image.name).relative_to(root)),
-                "label": classes.index(class_name),
+                Keys.IMAGE: str(image.relative_to(root)),
+                Keys.LUNG: str((image.parent.parent / MASK_FOLDER / image.name).relative_to(root)),
+                Keys.LABEL: classes.index(class_name),
                 "class_name": class_name,
-                "patient_id": image.stem,  # COVID-QU-Ex publishes no patient ids
-                "source": "covid-qu-ex",
+                Keys.PATIENT_ID: image.stem,  # COVID-QU-Ex publishes no patient ids
+                Keys.SOURCE: "covid-qu-ex",
             }
             for class_name, image in items
         ]

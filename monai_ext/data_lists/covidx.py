@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from monai_ext.constants import Keys
 from monai_ext.data.inputs import mask_lookup, mask_path_for
 from monai_ext.data.paths import resolve_inside
 from monai_ext.data_lists.common import Problems, count_by_class, grouped_stratified_split
@@ -57,8 +58,13 @@ def read_label_list(path: Path, classes: list[str]) -> list[dict[str, Any]]:
         seen.add(filename)
         canonical = lookup[class_name.lower()]
         rows.append(
-            {"file": filename, "label": classes.index(canonical), "class_name": canonical,
-             "patient_id": patient_id, "source": source}
+            {
+                "file": filename,
+                Keys.LABEL: classes.index(canonical),
+                "class_name": canonical,
+                Keys.PATIENT_ID: patient_id,
+                Keys.SOURCE: source,
+            }
         )
     problems.raise_if_any()
     if not rows:
@@ -77,6 +83,7 @@ def _find_list(root: Path, classes: str, split: str, given: str | None) -> Path:
 
 def build_covidx(
     root: str | os.PathLike,
+    *,
     classes: str = "binary",
     val_fraction: float = 0.1,
     seed: int = 0,
@@ -114,7 +121,7 @@ def build_covidx(
         "train": read_label_list(_find_list(root, classes, "train", train_list), names),
         "test": read_label_list(_find_list(root, classes, "test", test_list), names),
     }
-    crossing = sorted({r["patient_id"] for r in tables["train"]} & {r["patient_id"] for r in tables["test"]})
+    crossing = sorted({r[Keys.PATIENT_ID] for r in tables["train"]} & {r[Keys.PATIENT_ID] for r in tables["test"]})
     problems = Problems(f"{root}: COVIDx problems")
     for pid in crossing:
         problems.add("patients in both the train and test lists", pid)
@@ -134,16 +141,19 @@ def build_covidx(
             except DataListError:
                 problems.add(f"rows whose path leaves the root {root}", image)
                 continue
-            item = {"image": image, **{k: row[k] for k in ("label", "class_name", "patient_id", "source")}}
+            item = {Keys.IMAGE: image, **{k: row[k] for k in (Keys.LABEL, "class_name", Keys.PATIENT_ID, Keys.SOURCE)}}
             problem = "rows whose image file is missing" if check_files and not (root / image).is_file() else None
             if masks is not None and problem is None:
                 mask = mask_path_for(masks, image, lookup)
                 if mask is None or (check_files and not mask.is_file()):
                     problem = f"rows without a lung mask in {masks}"
                 else:
-                    item["lung"] = str(mask.relative_to(masks))
+                    item[Keys.LUNG] = str(mask.relative_to(masks))
             if problem:
-                dropped.append(image) if skip_missing else problems.add(problem, image)
+                if skip_missing:
+                    dropped.append(image)
+                else:
+                    problems.add(problem, image)
                 continue
             items.append(item)
         split_items[folder] = items
@@ -162,5 +172,8 @@ def build_covidx(
     if dropped:
         datalist["skipped_missing"] = dropped
     datalist["counts"] = {s: count_by_class(datalist[s], names) for s in ("training", "validation", "test")}
-    datalist["sources"] = {s: dict(sorted(Counter(i["source"] for i in datalist[s]).items())) for s in ("training", "validation", "test")}
+    datalist["sources"] = {
+        s: dict(sorted(Counter(i[Keys.SOURCE] for i in datalist[s]).items()))
+        for s in ("training", "validation", "test")
+    }
     return datalist

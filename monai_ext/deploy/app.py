@@ -21,6 +21,7 @@ from monai.deploy.core import AppContext, Application, Image, IOType
 from monai.deploy.operators.monai_bundle_inference_operator import IOMapping
 
 from monai_ext.bundle import find_bundle_root
+from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE
 from monai_ext.deploy.operators import (
     CovidClassifierOperator,
     CXRLoaderOperator,
@@ -29,9 +30,10 @@ from monai_ext.deploy.operators import (
     find_chest_radiographs,
 )
 
-__all__ = ["CXRDeployApp", "SEG", "CLS"]
+__all__ = ["CLS", "SEG", "CXRDeployApp"]
 
-SEG, CLS = "cxr_lung_segmentation", "cxr_covid_classification"
+SEG, CLS = SEG_BUNDLE, CLS_BUNDLE
+logger = logging.getLogger(__name__)
 
 
 class CXRDeployApp(Application):
@@ -48,18 +50,27 @@ class CXRDeployApp(Application):
         models = Path(app_context.model_path)
         files, skipped = find_chest_radiographs(input_folder)
         for path, why in skipped.items():
-            logging.warning("skipped %s: %s", path, why)
-        logging.info("%d chest radiograph(s) in %s", len(files), input_folder)
+            logger.warning("skipped %s: %s", path, why)
+        logger.info("%d chest radiograph(s) in %s", len(files), input_folder)
         output_folder.mkdir(parents=True, exist_ok=True)
 
         loader = CXRLoaderOperator(self, CountCondition(self, count=len(files)), files=files, name="cxr_loader")
         seg = LungSegmentationOperator(
-            self, app_context=app_context, model_name=SEG, bundle_path=models / SEG / "model.ts", name="lung_segmentation",
+            self,
+            app_context=app_context,
+            model_name=SEG,
+            bundle_path=models / SEG / "model.ts",
+            name="lung_segmentation",
             input_mapping=[IOMapping("image", Image, IOType.IN_MEMORY)],
             output_mapping=[IOMapping("pred", Image, IOType.IN_MEMORY)],
         )
-        classifier = CovidClassifierOperator(self, bundle_dir=self.cls_bundle, model_file=models / CLS / "model.ts",
-                                             device=self.device, name="covid_classifier")
+        classifier = CovidClassifierOperator(
+            self,
+            bundle_dir=self.cls_bundle,
+            model_file=models / CLS / "model.ts",
+            device=self.device,
+            name="covid_classifier",
+        )
         writer = CXRResultWriterOperator(self, output_folder=output_folder, skipped=skipped, name="writer")
         self.add_flow(loader, seg, {("image", "image")})
         self.add_flow(loader, classifier, {("image", "image")})

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydicom.data import get_testdata_file
 
-from monai_ext.bundle import default_synthetic_root, export_torchscript, find_bundle_root
+from monai_ext.bundle import default_data_path, ensure_default_data, export_torchscript, find_bundle_root
 from monai_ext.deploy.app import CLS, SEG
 
 __all__ = ["make_input_folder", "run_demo"]
@@ -32,10 +32,12 @@ def make_input_folder(folder: Path) -> Path:
     folder.mkdir(parents=True)
     shutil.copy2(get_testdata_file("RG1_UNCR.dcm"), folder / "RG1_UNCR.dcm")
     shutil.copy2(get_testdata_file("RG3_UNCR.dcm"), folder / "RG3_UNCR_tibia.dcm")
-    synthetic = sorted(Path(default_synthetic_root(), "covidx", "test").glob("*.dcm"))[:2]
+    test = Path(default_data_path("covidx", "test"))
+    ensure_default_data(test)
+    synthetic = sorted(test.glob("*.dcm"))[:2]
     for path in synthetic:
         shutil.copy2(path, folder / path.name)
-    png = next(Path(default_synthetic_root(), "covidx", "test").glob("*.png"))
+    png = next(test.glob("*.png"))
     shutil.copy2(png, folder / png.name)
     return folder
 
@@ -50,8 +52,22 @@ def run_demo(out: Path, seg_bundle: Path | None = None, cls_bundle: Path | None 
     inputs = make_input_folder(out / "input")
     output = out / "output"
     shutil.rmtree(output, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "monai_ext.deploy.app", "--input", str(inputs), "--output", str(output),
-                    "--model", str(models), "--cls-bundle", str(cls_bundle)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monai_ext.deploy.app",
+            "--input",
+            str(inputs),
+            "--output",
+            str(output),
+            "--model",
+            str(models),
+            "--cls-bundle",
+            str(cls_bundle),
+        ],
+        check=True,
+    )
     return json.loads((output / "results.json").read_text())
 
 
@@ -61,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = run_demo(args.out.resolve())
     for item in results["radiographs"]:
-        probs = {k: round(v, 4) for k, v in (item.get('probabilities') or {}).items()}
-        print(f"{Path(item['file']).name}: {item.get('prediction')} {probs} "
-              f"lung {100 * item['lung_fraction']:.1f}% -> {item.get('lung_mask', item.get('error'))}")
+        probs = {k: round(v, 4) for k, v in (item.get("probabilities") or {}).items()}
+        print(
+            f"{Path(item['file']).name}: {item.get('prediction')} {probs} "
+            f"lung {100 * item['lung_fraction']:.1f}% -> {item.get('lung_mask', item.get('error'))}"
+        )
     for path, why in results["skipped"].items():
         print(f"skipped {Path(path).name}: {why}")
     return 0

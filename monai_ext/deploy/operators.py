@@ -25,9 +25,9 @@ import numpy as np
 import pydicom
 import torch
 from highdicom.sr import CodedConcept
-from pydicom.sr.codedict import codes
 from monai.deploy.core import Fragment, Image, Operator, OperatorSpec
 from monai.deploy.operators.monai_bundle_inference_operator import MonaiBundleInferenceOperator, filter_compose
+from pydicom.sr.codedict import codes
 
 from monai_ext.bundle import inference_parser
 from monai_ext.data import read_cxr, write_png
@@ -36,13 +36,13 @@ from monai_ext.utils import atomic_path, write_json
 
 __all__ = [
     "CHEST_BODY_PARTS",
-    "find_chest_radiographs",
     "CXRLoaderOperator",
-    "LungSegmentationOperator",
-    "CovidClassifierOperator",
     "CXRResultWriterOperator",
-    "write_lung_seg",
+    "CovidClassifierOperator",
+    "LungSegmentationOperator",
+    "find_chest_radiographs",
     "write_classification_sr",
+    "write_lung_seg",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def find_chest_radiographs(folder: Path) -> tuple[list[Path], dict[str, str]]:
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception as e:  # not DICOM, or unreadable: reported, not fatal
+        except Exception as e:  # noqa: BLE001 - not DICOM, or unreadable: reported, not fatal
             skipped[str(path)] = f"not a readable DICOM file ({type(e).__name__})"
             continue
         modality = str(ds.get("Modality", ""))
@@ -77,18 +77,31 @@ def find_chest_radiographs(folder: Path) -> tuple[list[Path], dict[str, str]]:
 def write_lung_seg(source: Path, mask: np.ndarray, out: Path, version: str = "0.1.0") -> Path:
     """A binary DICOM SEG (highdicom) of ``mask`` (rows, columns) over the radiograph ``source``: segment 1,
     lung (SCT), automatic, algorithm ``cxr_lung_segmentation``; new series, written atomically."""
-    algorithm = hd.AlgorithmIdentificationSequence(name="cxr_lung_segmentation", version=version,
-                                                   family=codes.DCM.ArtificialIntelligence)
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="cxr_lung_segmentation", version=version, family=codes.DCM.ArtificialIntelligence
+    )
     segment = hd.seg.SegmentDescription(
-        segment_number=1, segment_label="lung", segmented_property_category=codes.SCT.Organ,
-        segmented_property_type=codes.SCT.Lung, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=algorithm)
+        segment_number=1,
+        segment_label="lung",
+        segmented_property_category=codes.SCT.Organ,
+        segmented_property_type=codes.SCT.Lung,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=algorithm,
+    )
     seg = hd.seg.Segmentation(
-        source_images=[pydicom.dcmread(source)], pixel_array=(mask > 0).astype(np.uint8)[None],
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=[segment],
-        series_instance_uid=hd.UID(), series_number=900, sop_instance_uid=hd.UID(), instance_number=1,
-        manufacturer="cxr-monai", manufacturer_model_name="cxr_lung_segmentation", software_versions=version,
-        device_serial_number="none")
+        source_images=[pydicom.dcmread(source)],
+        pixel_array=(mask > 0).astype(np.uint8)[None],
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[segment],
+        series_instance_uid=hd.UID(),
+        series_number=900,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="cxr-monai",
+        manufacturer_model_name="cxr_lung_segmentation",
+        software_versions=version,
+        device_serial_number="none",
+    )
     with atomic_path(out) as tmp:
         seg.save_as(tmp)
     return out
@@ -107,21 +120,39 @@ def write_classification_sr(source: Path, probabilities: dict[str, float], out: 
     ds = pydicom.dcmread(source, stop_before_pixels=True)
     algorithm = hd.sr.AlgorithmIdentification(name="cxr_covid_classification", version=version)
     measurements = [
-        hd.sr.Measurement(name=CodedConcept(f"P-{name}", CODING_SCHEME, f"Probability of {name}"), value=float(p),
-                          unit=CodedConcept("1", "UCUM", "no units"), algorithm_id=algorithm)
+        hd.sr.Measurement(
+            name=CodedConcept(f"P-{name}", CODING_SCHEME, f"Probability of {name}"),
+            value=float(p),
+            unit=CodedConcept("1", "UCUM", "no units"),
+            algorithm_id=algorithm,
+        )
         for name, p in probabilities.items()
     ]
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="COVID-19 classification"),
-        measurements=measurements, source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)],
-        finding_type=COVID_19, algorithm_id=algorithm)
+        measurements=measurements,
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)],
+        finding_type=COVID_19,
+        algorithm_id=algorithm,
+    )
     device = hd.sr.DeviceObserverIdentifyingAttributes(uid=hd.UID(), name="cxr_covid_classification")
-    context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
-        observer_type=codes.DCM.Device, observer_identifying_attributes=device))
-    report = hd.sr.MeasurementReport(observation_context=context, procedure_reported=CHEST_X_RAY,
-                                     imaging_measurements=[group])
-    sr = hd.sr.Comprehensive3DSR(evidence=[ds], content=report[0], series_number=901, series_instance_uid=hd.UID(),
-                                 sop_instance_uid=hd.UID(), instance_number=1, manufacturer="cxr-monai")
+    context = hd.sr.ObservationContext(
+        observer_device_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Device, observer_identifying_attributes=device
+        )
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=context, procedure_reported=CHEST_X_RAY, imaging_measurements=[group]
+    )
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=[ds],
+        content=report[0],
+        series_number=901,
+        series_instance_uid=hd.UID(),
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="cxr-monai",
+    )
     with atomic_path(out) as tmp:
         sr.save_as(tmp)
     return out
@@ -171,8 +202,9 @@ class CovidClassifierOperator(Operator):
     preprocessing (whole image, lungs, or image without lungs, as its ``input_mode`` says; the lung
     mask comes from :class:`LungSegmentationOperator`), its exported TorchScript, softmax."""
 
-    def __init__(self, fragment: Fragment, *args, bundle_dir: Path, model_file: Path, device: str = "cpu",
-                 **kwargs) -> None:
+    def __init__(
+        self, fragment: Fragment, *args, bundle_dir: Path, model_file: Path, device: str = "cpu", **kwargs
+    ) -> None:
         parser = inference_parser(bundle_dir, device=device)
         self.device = torch.device(device)
         self.preprocessing = parser.get_parsed_content("preprocessing")
@@ -193,8 +225,14 @@ class CovidClassifierOperator(Operator):
         with torch.no_grad():
             data["pred"] = self.model(data["image"][None].to(self.device))[0]
         probs = self.postprocessing(data)["pred"].detach().cpu().numpy()
-        op_output.emit({"input_mode": self.input_mode, "prediction": self.class_names[int(probs.argmax())],
-                        "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)}}, "probabilities")
+        op_output.emit(
+            {
+                "input_mode": self.input_mode,
+                "prediction": self.class_names[int(probs.argmax())],
+                "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)},
+            },
+            "probabilities",
+        )
 
 
 class CXRResultWriterOperator(Operator):
@@ -219,8 +257,12 @@ class CXRResultWriterOperator(Operator):
         folder = self.output_folder / meta["SOPInstanceUID"]
         folder.mkdir(parents=True, exist_ok=True)
         lung = mask.asnumpy()
-        result = {"file": str(meta["filename_or_obj"]), "SOPInstanceUID": meta["SOPInstanceUID"],
-                  "rows_columns": [int(s) for s in lung.shape], "lung_fraction": round(float(lung.mean()), 4)}
+        result = {
+            "file": str(meta["filename_or_obj"]),
+            "SOPInstanceUID": meta["SOPInstanceUID"],
+            "rows_columns": [int(s) for s in lung.shape],
+            "lung_fraction": round(float(lung.mean()), 4),
+        }
         if "error" in meta:
             result["error"] = meta["error"]
         else:
@@ -229,12 +271,17 @@ class CXRResultWriterOperator(Operator):
             source = Path(meta["filename_or_obj"])
             for key, what, write in (
                 ("lung_seg", "DICOM SEG", lambda: write_lung_seg(source, lung, folder / "lung_seg.dcm")),
-                ("classification_sr", "DICOM SR", lambda: write_classification_sr(
-                    source, probabilities["probabilities"], folder / "classification_sr.dcm")),
+                (
+                    "classification_sr",
+                    "DICOM SR",
+                    lambda: write_classification_sr(
+                        source, probabilities["probabilities"], folder / "classification_sr.dcm"
+                    ),
+                ),
             ):
                 try:
                     result[key] = str(write())
-                except Exception as e:  # a header highdicom refuses: the PNG and the JSON still stand
+                except Exception as e:  # noqa: BLE001 - a header highdicom refuses: the PNG and the JSON still stand
                     result[f"{key}_error"] = f"{what} not written: {type(e).__name__}: {e}"
                     logger.error("%s: %s", source, result[f"{key}_error"])
         write_json(result, folder / "result.json")

@@ -23,7 +23,7 @@ import logging
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from ignite.engine import Engine, Events
 from ignite.handlers.checkpoint import BaseSaveHandler, CheckpointEvents
 from monai.handlers import CheckpointLoader, CheckpointSaver, EarlyStopHandler
 
+from monai_ext.bundle.defaults import write_class_names
 from monai_ext.errors import CXRError
 from monai_ext.utils import TEMPORARY_GLOB, atomic_path
 
@@ -57,7 +58,11 @@ class ResumeMismatchError(CXRError):
 
 
 def _unwrap(network: torch.nn.Module) -> torch.nn.Module:
-    return network.module if isinstance(network, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)) else network
+    return (
+        network.module
+        if isinstance(network, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel))
+        else network
+    )
 
 
 class AtomicDiskSaver(BaseSaveHandler):
@@ -125,7 +130,9 @@ class AtomicCheckpointSaver(CheckpointSaver):
         for name in ("_final_checkpoint", "_key_metric_checkpoint", "_interval_checkpoint"):
             checkpoint = getattr(self, name, None)
             if checkpoint is not None:
-                checkpoint.save_handler = AtomicDiskSaver(self.save_dir, getattr(checkpoint.save_handler, "filename", None))
+                checkpoint.save_handler = AtomicDiskSaver(
+                    self.save_dir, getattr(checkpoint.save_handler, "filename", None)
+                )
 
     def attach(self, engine: Engine) -> None:
         if self.engine_key:
@@ -159,6 +166,7 @@ class BestModelSaver:
         validator: the evaluator whose metrics are read.
         metric_name: the metric compared (default: the validator's key metric).
         filename: the file written.
+        class_names: when given, saved beside the weights (``classes.json``) with each new best model.
         wait_for_checkpoint: write at ``SAVED_CHECKPOINT`` (True, with a resume saver on the trainer)
             or at once after validation (False).
     """
@@ -170,9 +178,11 @@ class BestModelSaver:
         validator: Engine,
         metric_name: str | None = None,
         filename: str = "model.pt",
+        class_names: Sequence[str] | None = None,
         wait_for_checkpoint: bool = True,
     ) -> None:
         self.path = Path(save_dir) / filename
+        self.class_names = None if class_names is None else list(class_names)
         self.network = network
         self.validator = validator
         self.metric_name = metric_name
@@ -205,7 +215,10 @@ class BestModelSaver:
         if self.best_score is not None and score <= self.best_score:
             return
         engine.logger.info(
-            "new best %s %.4f at epoch %d (was %s)", self._metric, score, engine.state.epoch,
+            "new best %s %.4f at epoch %d (was %s)",
+            self._metric,
+            score,
+            engine.state.epoch,
             "none" if self.best_score is None else f"{self.best_score:.4f} at epoch {self.best_epoch}",
         )
         self.best_score, self.best_epoch = score, engine.state.epoch
@@ -220,6 +233,8 @@ class BestModelSaver:
             return
         with atomic_path(self.path, durable=True) as tmp:
             self._write(tmp)
+        if self.class_names is not None:
+            write_class_names(self.class_names, self.path.parent)
         self._pending = False
         logger.info("saved %s (%s %.4f, epoch %d)", self.path, self._metric, self.best_score, self.best_epoch)
 
@@ -304,7 +319,11 @@ class RunRecord:
 def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
     """The interval checkpoint (``*epoch=N.pt``) with the highest epoch in ``checkpoint_dir``, or None."""
     folder = Path(checkpoint_dir)
-    found = [(int(m.group(1)), p) for p in folder.glob("*epoch=*.pt") if not p.name.startswith(".") and (m := _EPOCH.search(p.name))]
+    found = [
+        (int(m.group(1)), p)
+        for p in folder.glob("*epoch=*.pt")
+        if not p.name.startswith(".") and (m := _EPOCH.search(p.name))
+    ]
     return max(found)[1] if found else None
 
 
@@ -348,12 +367,14 @@ class LatestCheckpointLoader(CheckpointLoader):
         **kwargs,
     ) -> None:
         if not isinstance(resume, bool):
-            raise ValueError(f"resume must be True or False, got {resume!r}")
+            raise TypeError(f"resume must be True or False, got {resume!r} (on the command line: --resume False)")
         self.checkpoint_dir = Path(checkpoint_dir)
         self.engine_key = engine_key
         self.run_record = run_record
         self.resume = resume
-        super().__init__(load_path=str(self.checkpoint_dir / "none"), load_dict=load_dict, map_location=map_location, **kwargs)
+        super().__init__(
+            load_path=str(self.checkpoint_dir / "none"), load_dict=load_dict, map_location=map_location, **kwargs
+        )
 
     def attach(self, engine: Engine) -> None:
         if self.engine_key:
@@ -363,7 +384,9 @@ class LatestCheckpointLoader(CheckpointLoader):
             engine.logger.info("no checkpoint in %s: training starts fresh", self.checkpoint_dir)
             return
         if not self.resume:
-            engine.logger.info("resume is off: training starts fresh; %s and older resume checkpoints will be replaced", path)
+            engine.logger.info(
+                "resume is off: training starts fresh; %s and older resume checkpoints will be replaced", path
+            )
             return
         if self.run_record is not None:
             self.check(path)

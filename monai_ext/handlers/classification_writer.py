@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,9 +11,10 @@ import numpy as np
 import torch
 from ignite.engine import Engine
 
+from monai_ext.constants import Keys
 from monai_ext.handlers.outputs import RowWriter, item_field
 from monai_ext.metrics.classification import classification_report
-from monai_ext.utils import atomic_path, write_json
+from monai_ext.utils import write_csv, write_json
 
 __all__ = ["ClassificationWriter", "flatten_report"]
 
@@ -49,45 +48,42 @@ class ClassificationWriter(RowWriter):
     def collect(self, engine: Engine) -> None:
         outputs, batch = engine.state.output, engine.state.batch
         for out, item in zip(outputs, batch):
-            probs = torch.as_tensor(out["pred"]).detach().float().cpu().flatten().numpy()
-            image = item.get("image")
+            probs = torch.as_tensor(out[Keys.PRED]).detach().float().cpu().flatten().numpy()
+            image = item.get(Keys.IMAGE)
             row = {
-                "name": item.get("name") or Path(str(getattr(image, "meta", {}).get("filename_or_obj", ""))).name,
-                "patient_id": item.get("patient_id", ""),
-                "source": item.get("source", ""),
+                Keys.NAME: item.get(Keys.NAME) or Path(str(getattr(image, "meta", {}).get("filename_or_obj", ""))).name,
+                Keys.PATIENT_ID: item.get(Keys.PATIENT_ID, ""),
+                Keys.SOURCE: item.get(Keys.SOURCE, ""),
                 "probs": probs,
             }
             row.update({name: item_field(item, out, name) for name in self.fields})
-            label = item.get("label")
+            label = item.get(Keys.LABEL)
             if label is not None and torch.as_tensor(label).numel() == 1:
-                row["label"] = int(torch.as_tensor(label).item())
+                row[Keys.LABEL] = int(torch.as_tensor(label).item())
             self.rows.append(row)
 
     def write(self, engine: Engine | None = None) -> None:
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        header = ["name", "patient_id", "source", *[f"prob_{c}" for c in self.class_names], "predicted"]
-        labelled = bool(self.rows) and all("label" in r for r in self.rows)
+        header = [Keys.NAME, Keys.PATIENT_ID, Keys.SOURCE, *[f"prob_{c}" for c in self.class_names], "predicted"]
+        labelled = bool(self.rows) and all(Keys.LABEL in r for r in self.rows)
         if labelled:
             header.append("true")
         header += self.fields
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
+        lines = []
         for r in self.rows:
-            line = [r["name"], r["patient_id"], r["source"], *[f"{p:.6f}" for p in r["probs"]]]
+            line = [r[Keys.NAME], r[Keys.PATIENT_ID], r[Keys.SOURCE], *[f"{p:.6f}" for p in r["probs"]]]
             line.append(self.class_names[int(np.argmax(r["probs"]))])
             if labelled:
-                line.append(self.class_names[r["label"]])
-            writer.writerow(line + [r[name] for name in self.fields])
-        with atomic_path(self.output_dir / "predictions.csv") as tmp:
-            tmp.write_text(buffer.getvalue())
+                line.append(self.class_names[r[Keys.LABEL]])
+            lines.append(line + [r[name] for name in self.fields])
+        write_csv(lines, self.output_dir / "predictions.csv", header)
         if labelled and self.with_metrics:
             self.write_metrics()
 
     def write_metrics(self) -> dict[str, Any]:
-        y = np.array([r["label"] for r in self.rows])
+        y = np.array([r[Keys.LABEL] for r in self.rows])
         probs = np.stack([r["probs"] for r in self.rows])
-        sources = np.array([r["source"] for r in self.rows])
+        sources = np.array([r[Keys.SOURCE] for r in self.rows])
         result = {"overall": classification_report(y, probs, self.class_names, self.n_bootstrap)}
         if any(sources):
             result["per_source"] = {
@@ -95,14 +91,13 @@ class ClassificationWriter(RowWriter):
                 for s in sorted(set(sources))
             }
         write_json(result, self.output_dir / "metrics.json")
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["scope", "class", "metric", "value", "ci95_low", "ci95_high", "k", "n"])
         scopes = {"overall": result["overall"], **{f"source={s}": r for s, r in result.get("per_source", {}).items()}}
-        for scope, report in scopes.items():
-            writer.writerows([scope, *row] for row in flatten_report(report))
-        with atomic_path(self.output_dir / "metrics.csv") as tmp:
-            tmp.write_text(buffer.getvalue())
+        rows = [[scope, *row] for scope, report in scopes.items() for row in flatten_report(report)]
+        write_csv(
+            rows,
+            self.output_dir / "metrics.csv",
+            ["scope", "class", "metric", "value", "ci95_low", "ci95_high", "k", "n"],
+        )
         return result
 
 

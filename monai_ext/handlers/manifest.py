@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ignite.engine import Engine
 
+from monai_ext.constants import Keys
 from monai_ext.data.inputs import MANIFEST_NAME, write_manifest
 from monai_ext.handlers.outputs import RowWriter, item_field
 
@@ -40,7 +41,11 @@ class InferenceManifest(RowWriter):
 
     def collect(self, engine: Engine) -> None:
         for item, out in zip(engine.state.batch, engine.state.output):
-            row = {"input": item.get("name", ""), "status": "written", "output": item.get("mask_name") or self.output}
+            row = {
+                "input": item.get(Keys.NAME, ""),
+                "status": "written",
+                "output": item.get(Keys.MASK_NAME) or self.output,
+            }
             row.update({name: item_field(item, out, name) for name in self.fields})
             self.rows.append(row)
 

@@ -8,13 +8,15 @@ from typing import Any
 import torch
 from ignite.engine import Engine, Events
 
+from monai_ext.constants import Keys
+
 __all__ = ["RowWriter", "item_field", "probs_and_labels", "probs_and_onehot"]
 
 
 def probs_and_labels(output: Sequence[dict]) -> tuple[torch.Tensor, torch.Tensor]:
     """``(probabilities (B, C), label indices (B,))`` for ignite's ``Accuracy`` on a multi-class output."""
-    probs = torch.stack([torch.as_tensor(o["pred"]).float().flatten() for o in output])
-    labels = torch.stack([torch.as_tensor(o["label"]).long().flatten()[0] for o in output])
+    probs = torch.stack([torch.as_tensor(o[Keys.PRED]).float().flatten() for o in output])
+    labels = torch.stack([torch.as_tensor(o[Keys.LABEL]).long().flatten()[0] for o in output])
     return probs, labels
 
 
@@ -28,7 +30,7 @@ def probs_and_onehot(output: Sequence[dict]) -> tuple[list[torch.Tensor], list[t
 def item_field(item: Mapping, output: Mapping, name: str, default: Any = "") -> Any:
     """The value ``name`` of one decollated item: from the engine output, else the batch item, else the
     metadata of its image (where transforms such as ``ApplyLungMask`` record per-image facts)."""
-    meta = getattr(item.get("image"), "meta", {})
+    meta = getattr(item.get(Keys.IMAGE), "meta", {})
     value = output.get(name, item.get(name, meta.get(name, default)))
     return value.item() if hasattr(value, "item") else value
 

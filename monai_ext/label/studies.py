@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.data import get_testdata_file
 
-from monai_ext.bundle import default_synthetic_root
+from monai_ext.bundle import default_data_path, ensure_default_data
 from monai_ext.data import find_cxr_images, read_cxr, write_png
 
 __all__ = ["make_studies"]
@@ -29,7 +29,8 @@ def _plain_name(name: str) -> str:
 
 def make_studies(out: Path, labelled: int = 12, unlabelled: int = 6) -> Path:
     """Write the studies folder ``out`` (replacing an earlier one) and return it."""
-    synthetic = Path(default_synthetic_root())
+    synthetic = Path(default_data_path())
+    ensure_default_data(synthetic)
     if out.exists():
         shutil.rmtree(out)
     (out / "labels" / "final").mkdir(parents=True)
@@ -55,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labelled", type=int, default=12)
     args = parser.parse_args(argv)
     out = make_studies(args.out, args.labelled)
-    print(f"studies: {out} ({len(list(out.glob('*.*')))} images, {len(list((out / 'labels' / 'final').glob('*')))} labelled)")
+    print(
+        f"studies: {out} ({len(list(out.glob('*.*')))} images, {len(list((out / 'labels' / 'final').glob('*')))} labelled)"
+    )
     return 0
 
 

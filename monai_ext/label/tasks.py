@@ -13,26 +13,33 @@ softmax; the class probabilities come back in the JSON answer.
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from monai.transforms import CastToTyped, SaveImaged, SqueezeDimd, ToNumpyd, Transposed
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
 
+from monai_ext.bundle import read_class_names
 from monai_ext.transforms import SaveLungMaskd
 
-__all__ = ["LungSegmentationInfer", "CovidClassificationInfer", "read_class_names"]
+__all__ = ["CovidClassificationInfer", "LungSegmentationInfer", "read_class_names"]
 
 
 class LungSegmentationInfer(BundleInferTask):
     """Lung mask of a chest radiograph (PNG, JPEG or DICOM) at the input's size: 0 background, 1 lung."""
 
     def __init__(self, path: str, conf: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(path, conf, type=InferType.SEGMENTATION, post_filter=[SaveImaged, SaveLungMaskd],
-                         add_post_restore=False, **kwargs)
+        super().__init__(
+            path,
+            conf,
+            type=InferType.SEGMENTATION,
+            post_filter=[SaveImaged, SaveLungMaskd],
+            add_post_restore=False,
+            **kwargs,
+        )
         self.labels = {"lung": 1}  # the bundle's single output channel is the lung
         # masks come back as PNG for every input, DICOM included (a request may still ask for another)
         self._config.update({"result_extension": ".png"})
@@ -48,13 +55,6 @@ class LungSegmentationInfer(BundleInferTask):
         ]
 
 
-def read_class_names(bundle_path: str) -> list[str]:
-    """Class names in label order, written next to the weights by training (``models/classes.json``)."""
-    path = os.path.join(bundle_path, "models", "classes.json")
-    with open(path) as f:
-        return json.load(f)
-
-
 class CovidClassificationInfer(BundleInferTask):
     """Class probabilities of a chest radiograph; ``seg_bundle`` predicts the lung mask when needed."""
 
@@ -64,7 +64,7 @@ class CovidClassificationInfer(BundleInferTask):
             return
         if seg_bundle:
             self.bundle_config["seg_bundle_dir"] = seg_bundle
-        self.class_names = read_class_names(path)
+        self.class_names = read_class_names(os.path.join(path, "models"))
         self.labels = {name: i for i, name in enumerate(self.class_names)}
 
     def writer(self, data: dict[str, Any], extension=None, dtype=None) -> tuple[Any, dict[str, Any]]:

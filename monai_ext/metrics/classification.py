@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["wilson_interval", "roc_auc", "roc_curve", "confusion_matrix", "classification_report"]
+from monai_ext.metrics.intervals import percentile_interval
+
+__all__ = ["classification_report", "confusion_matrix", "roc_auc", "roc_curve", "wilson_interval"]
 
 Z95 = 1.959963984540054
 
@@ -127,21 +129,18 @@ def classification_report(
         boot_f1.append(_macro_f1(boot_cm))
         boot_class_f1.append([_f1(boot_cm, c) for c in range(n_classes)])
 
-    def interval(values: list[float]) -> list[float | None]:
-        return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if values else [None, None]
-
     report = {
         "n": int(n),
         "class_names": list(class_names),
         "accuracy": _proportion(int(np.trace(cm)), n),
-        "auc": {"value": _auc_summary(y_true, probs), "ci95": interval(boot_auc), "bootstrap": n_bootstrap},
+        "auc": {"value": _auc_summary(y_true, probs), "ci95": percentile_interval(boot_auc), "bootstrap": n_bootstrap},
         "per_class": per_class,
         "macro": {m: average(m, None) for m in ("sensitivity", "specificity", "precision", "f1")},
         "weighted": {m: average(m, support) for m in ("sensitivity", "specificity", "precision", "f1")},
         "confusion_matrix": cm.tolist(),
     }
-    report["macro"]["f1_ci95"] = interval(boot_f1)
+    report["macro"]["f1_ci95"] = percentile_interval(boot_f1)
     for c, name in enumerate(class_names):
         values = [b[c] for b in boot_class_f1 if b[c] is not None]
-        per_class[name]["f1_ci95"] = interval(values)
+        per_class[name]["f1_ci95"] = percentile_interval(values)
     return report

@@ -1,6 +1,7 @@
 """Networks MONAI lacks: the FPN-DenseNet121 lung segmenter and the torchvision classifiers."""
 
-from monai_ext.networks.classifier import BACKBONES, TorchVisionClassifier
+from monai_ext.networks.classifier import TorchVisionClassifier
 from monai_ext.networks.fpn_densenet import FPNDenseNet121
+from monai_ext.networks.pretrained import check_pretrained
 
-__all__ = ["BACKBONES", "FPNDenseNet121", "TorchVisionClassifier"]
+__all__ = ["FPNDenseNet121", "TorchVisionClassifier", "check_pretrained"]

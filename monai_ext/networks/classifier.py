@@ -6,10 +6,14 @@ import torch
 import torchvision
 from torch import nn
 
-__all__ = ["BACKBONES", "TorchVisionClassifier"]
+from monai_ext.constants import BACKBONES
+from monai_ext.networks.pretrained import check_pretrained
 
-#: backbone name -> (torchvision builder, ImageNet weights enum name, path of the last linear layer)
-BACKBONES = {
+__all__ = ["TorchVisionClassifier"]
+
+#: backbone name (:data:`~monai_ext.constants.BACKBONES`) -> (torchvision builder, ImageNet weights enum name,
+#: path of the last linear layer)
+ARCHITECTURES = {
     "resnet50": ("resnet50", "ResNet50_Weights", "fc"),
     "vgg19_bn": ("vgg19_bn", "VGG19_BN_Weights", "classifier.6"),
     "efficientnet_b7": ("efficientnet_b7", "EfficientNet_B7_Weights", "classifier.1"),
@@ -28,11 +32,10 @@ class TorchVisionClassifier(nn.Module):
 
     def __init__(self, backbone: str = "resnet50", num_classes: int = 2, pretrained: bool = False) -> None:
         super().__init__()
-        if not isinstance(pretrained, bool):
-            raise TypeError(f"pretrained must be True or False, got {pretrained!r} (on the command line: --pretrained True)")
+        check_pretrained(pretrained)
         if backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
-        builder, weights_enum, last = BACKBONES[backbone]
+            raise ValueError(f"backbone must be one of {list(BACKBONES)}, got {backbone!r}")
+        builder, weights_enum, last = ARCHITECTURES[backbone]
         weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1 if pretrained else None
         self.backbone_name = backbone
         self.net = getattr(torchvision.models, builder)(weights=weights)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from monai_ext.networks.pretrained import check_pretrained
+
 __all__ = ["FPNDenseNet121"]
 
 
@@ -32,8 +34,7 @@ class FPNDenseNet121(nn.Module):
         decoder_dropout: float = 0.2,
     ) -> None:
         super().__init__()
-        if not isinstance(pretrained, bool):
-            raise TypeError(f"pretrained must be True or False, got {pretrained!r} (on the command line: --pretrained True)")
+        check_pretrained(pretrained)
         if spatial_dims != 2:
             raise ValueError(f"FPNDenseNet121 is 2-D only, got spatial_dims={spatial_dims}")
         import segmentation_models_pytorch as smp

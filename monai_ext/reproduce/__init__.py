@@ -1,6 +1,6 @@
 """The study driver behind ``make reproduce`` (``python -m monai_ext.reproduce``)."""
 
 from monai_ext.reproduce.steps import Step, StepFailed, StepRunner
-from monai_ext.reproduce.study import BACKBONES, MODES, PROFILES, StudyPaths, study_steps
+from monai_ext.reproduce.study import PROFILES, StudyPaths, study_steps
 
-__all__ = ["BACKBONES", "MODES", "PROFILES", "Step", "StepFailed", "StepRunner", "StudyPaths", "study_steps"]
+__all__ = ["PROFILES", "Step", "StepFailed", "StepRunner", "StudyPaths", "study_steps"]

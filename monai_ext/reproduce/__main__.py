@@ -11,22 +11,29 @@ import time
 from pathlib import Path
 
 from monai_ext.bundle import REPO_ROOT
+from monai_ext.constants import BACKBONES, INPUT_MODES
 from monai_ext.reproduce.report import write_report
 from monai_ext.reproduce.steps import Step, StepFailed, StepRunner
-from monai_ext.reproduce.study import BACKBONES, MODES, PROFILES, StudyPaths, study_steps
+from monai_ext.reproduce.study import PROFILES, StudyPaths, study_steps
 from monai_ext.synthetic.dataset import DEFAULTS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m monai_ext.reproduce", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                        help="default: synthetic data, minutes on a CPU; real: settings close to the study; tiny: tests")
-    parser.add_argument("--qu-ex", default=None, help="COVID-QU-Ex 'Lung Segmentation Data' folder (default: synthetic)")
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="default",
+        help="default: synthetic data, minutes on a CPU; real: settings close to the study; tiny: tests",
+    )
+    parser.add_argument(
+        "--qu-ex", default=None, help="COVID-QU-Ex 'Lung Segmentation Data' folder (default: synthetic)"
+    )
     parser.add_argument("--covidx", default=None, help="COVIDx CXR-3 folder (default: synthetic)")
     parser.add_argument("--out", default=None, help="run folder (default: results/<profile>)")
     parser.add_argument("--force", action="store_true", help="rerun every step")
     parser.add_argument("--backbones", nargs="+", choices=BACKBONES, default=list(BACKBONES))
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--modes", nargs="+", choices=INPUT_MODES, default=list(INPUT_MODES))
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
     run_dir = Path(args.out or REPO_ROOT / "results" / args.profile).resolve()
@@ -37,9 +44,21 @@ def main(argv: list[str] | None = None) -> int:
         gt_masks = None
         if args.qu_ex is None or args.covidx is None:
             root = REPO_ROOT / "data" / "synthetic" if synthetic == DEFAULTS else run_dir / "data"
-            runner.run(Step("synthetic", [sys.executable, "-m", "monai_ext.synthetic", "--out", str(root),
-                                          *[f"--{k.replace('_', '-')}={v}" for k, v in synthetic.items()]],
-                            [root / "synthetic.json"], settings=synthetic))
+            runner.run(
+                Step(
+                    "synthetic",
+                    [
+                        sys.executable,
+                        "-m",
+                        "monai_ext.synthetic",
+                        "--out",
+                        str(root),
+                        *[f"--{k.replace('_', '-')}={v}" for k, v in synthetic.items()],
+                    ],
+                    [root / "synthetic.json"],
+                    settings=synthetic,
+                )
+            )
             gt_masks = root / "covidx-lung-gt"
         paths = StudyPaths(
             run_dir=run_dir,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import platform
@@ -16,8 +15,9 @@ import numpy as np
 from monai_ext.data.image_reader import read_cxr
 from monai_ext.data.inputs import mask_lookup, mask_path_for
 from monai_ext.metrics.classification import roc_curve
+from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.reproduce.study import StudyPaths, cls_settings
-from monai_ext.utils import atomic_path, file_sha256, write_json
+from monai_ext.utils import atomic_path, file_sha256, write_csv, write_json
 
 __all__ = ["collect_results", "write_report"]
 
@@ -58,13 +58,6 @@ def _per_image(seg_eval: Path, metric: str) -> list[tuple[str, float]]:
     return [(r[0], float(r[1])) for r in rows if r and r[1] not in ("", "nan")]
 
 
-def _bootstrap_mean(values: np.ndarray, seed: int = 0, n: int = 1000) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    means = [values[rng.integers(0, len(values), len(values))].mean() for _ in range(n)]
-    return {"value": float(values.mean()), "ci95": [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))],
-            "n": int(len(values))}
-
-
 def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
     """Read every run's metrics back into one structure (``results.json``)."""
     results: dict[str, Any] = {"classification": {}, "segmentation": {}}
@@ -74,8 +67,11 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
             if metrics_file.is_file():
                 metrics = json.loads(metrics_file.read_text())
                 results["classification"][f"{backbone}/{mode}"] = {
-                    "backbone": backbone, "input_mode": mode, "headline": _headline(metrics["overall"]),
-                    "overall": metrics["overall"], "per_source": metrics.get("per_source", {}),
+                    "backbone": backbone,
+                    "input_mode": mode,
+                    "headline": _headline(metrics["overall"]),
+                    "overall": metrics["overall"],
+                    "per_source": metrics.get("per_source", {}),
                 }
     summary_file = paths.seg / "eval" / "metrics_summary.json"
     if summary_file.is_file():
@@ -84,13 +80,16 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
         for name, key in (("dice", "val_mean_dice"), ("iou", "val_mean_iou")):
             values = np.array([value for _, value in _per_image(paths.seg / "eval", key)])
             if values.size:
-                out[name] = _bootstrap_mean(values)
+                out[name] = bootstrap_mean(values)
         results["segmentation"] = out
     return results
 
 
 def _table(results: dict[str, Any], backbones, modes) -> tuple[str, list[list[Any]]]:
-    lines = ["| model | experiment | accuracy % | recall % | precision % | F1 % | ROC AUC |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | experiment | accuracy % | recall % | precision % | F1 % | ROC AUC |",
+        "|---|---|---|---|---|---|---|",
+    ]
     flat = [["model", "experiment", "metric", "value", "ci95_low", "ci95_high"]]
     for backbone in backbones:
         for mode in modes:
@@ -98,8 +97,10 @@ def _table(results: dict[str, Any], backbones, modes) -> tuple[str, list[list[An
             if not run:
                 continue
             h = run["headline"]
-            lines.append(f"| {backbone} | {EXPERIMENT[mode]} | {_fmt(h['accuracy'])} | {_fmt(h['recall'])} | "
-                         f"{_fmt(h['precision'])} | {_fmt(h['f1'])} | {_fmt(h['auc'], pct=False)} |")
+            lines.append(
+                f"| {backbone} | {EXPERIMENT[mode]} | {_fmt(h['accuracy'])} | {_fmt(h['recall'])} | "
+                f"{_fmt(h['precision'])} | {_fmt(h['f1'])} | {_fmt(h['auc'], pct=False)} |"
+            )
             for metric, entry in h.items():
                 low, high = entry.get("ci95", [None, None])
                 flat.append([backbone, mode, metric, entry.get("value"), low, high])
@@ -117,9 +118,12 @@ def _shortcut_section(results: dict[str, Any], backbones) -> str:
         chance = cm.sum(axis=1).max() / cm.sum()  # always answering the largest class
         acc, auc = no_lung["headline"]["accuracy"], no_lung["headline"]["auc"]
         acc_low, auc_low = acc["ci95"][0], auc["ci95"][0]
-        above = [f"accuracy's lower 95% bound {100 * acc_low:.1f}% > {100 * chance:.1f}% (majority class)"
-                 if acc_low is not None and acc_low > chance else "",
-                 f"ROC AUC's lower 95% bound {auc_low:.3f} > 0.5" if auc_low is not None and auc_low > 0.5 else ""]
+        above = [
+            f"accuracy's lower 95% bound {100 * acc_low:.1f}% > {100 * chance:.1f}% (majority class)"
+            if acc_low is not None and acc_low > chance
+            else "",
+            f"ROC AUC's lower 95% bound {auc_low:.3f} > 0.5" if auc_low is not None and auc_low > 0.5 else "",
+        ]
         above = [a for a in above if a]
         verdict = (
             f"**above chance** ({'; '.join(above)}): the classifier finds class signal outside the lungs. That is "
@@ -132,8 +136,10 @@ def _shortcut_section(results: dict[str, Any], backbones) -> str:
         lung_auc_low = lung["headline"]["auc"]["ci95"][0]
         if not above and (lung_auc_low is None or lung_auc_low <= 0.5):
             verdict += " But the lung run is not above chance either, so here the probe says nothing."
-        lines.append(f"- {backbone}: lung {_fmt(lung['headline']['accuracy'])}, without lung {_fmt(acc)} "
-                     f"(AUC {_fmt(auc, pct=False)}); without lung is {verdict}")
+        lines.append(
+            f"- {backbone}: lung {_fmt(lung['headline']['accuracy'])}, without lung {_fmt(acc)} "
+            f"(AUC {_fmt(auc, pct=False)}); without lung is {verdict}"
+        )
     return "\n".join(lines)
 
 
@@ -141,7 +147,9 @@ def _source_section(results: dict[str, Any]) -> str:
     lines = []
     for key, run in results["classification"].items():
         for source, report in run["per_source"].items():
-            lines.append(f"| {key} | {source} | {report['n']} | {_fmt(report['accuracy'])} | {_fmt(report['auc'], pct=False)} |")
+            lines.append(
+                f"| {key} | {source} | {report['n']} | {_fmt(report['accuracy'])} | {_fmt(report['auc'], pct=False)} |"
+            )
     if not lines:
         return "No item carries a source."
     return "| run | source | n | accuracy % | ROC AUC |\n|---|---|---|---|---|\n" + "\n".join(lines)
@@ -161,7 +169,9 @@ def _figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, out: 
     written = []
     runs = results["classification"]
     # confusion matrices, all runs on one sheet
-    fig, axes = plt.subplots(len(backbones), len(modes), figsize=(3.2 * len(modes), 3.0 * len(backbones)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(backbones), len(modes), figsize=(3.2 * len(modes), 3.0 * len(backbones)), squeeze=False
+    )
     for i, backbone in enumerate(backbones):
         for j, mode in enumerate(modes):
             ax = axes[i][j]
@@ -191,7 +201,7 @@ def _figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, out: 
             if not pred_file.is_file():
                 continue
             rows = list(csv.DictReader(pred_file.open()))
-            names = [k[len("prob_"):] for k in rows[0] if k.startswith("prob_")]
+            names = [k[len("prob_") :] for k in rows[0] if k.startswith("prob_")]
             positive = np.array([r["true"] == names[-1] for r in rows])
             fpr, tpr = roc_curve(positive, np.array([float(r[f"prob_{names[-1]}"]) for r in rows]))
             auc = runs[f"{backbone}/{mode}"]["headline"]["auc"]["value"]
@@ -262,8 +272,9 @@ def _manifest(paths: StudyPaths, profile_name: str, profile: dict, times: dict[s
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[2], capture_output=True,
-                                  text=True, check=True).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, check=True
+            ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return "unknown"
 
@@ -273,9 +284,15 @@ def _manifest(paths: StudyPaths, profile_name: str, profile: dict, times: dict[s
         "profile": profile_name,
         "settings": profile,
         "seeds": {"study": profile["seed"], "synthetic": (profile.get("synthetic") or {}).get("seed")},
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
-                     "monai": monai.__version__, "numpy": np.__version__},
-        "git_commit": git("rev-parse", "HEAD") + (" (with uncommitted changes)" if git("status", "--porcelain") else ""),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "monai": monai.__version__,
+            "numpy": np.__version__,
+        },
+        "git_commit": git("rev-parse", "HEAD")
+        + (" (with uncommitted changes)" if git("status", "--porcelain") else ""),
         "device": device,
         "data": {"qu_ex": str(paths.qu_ex), "covidx": str(paths.covidx)},
         "data_list_sha256": {p.name: file_sha256(p) for p in lists},
@@ -286,17 +303,23 @@ def _manifest(paths: StudyPaths, profile_name: str, profile: dict, times: dict[s
 
 def _settings_section(profile: dict, backbones) -> str:
     """One line per trained model: what it was given (image size, epochs, learning rate, ImageNet weights)."""
+
     def line(name: str, settings: dict) -> str:
-        return (f"- {name}: {settings['image_size']} px, up to {settings['max_epochs']} epochs, batch "
-                f"{settings['batch_size']}, learning rate {settings['learning_rate']:g}, "
-                f"{'ImageNet' if settings['pretrained'] else 'random'} initial weights")
+        return (
+            f"- {name}: {settings['image_size']} px, up to {settings['max_epochs']} epochs, batch "
+            f"{settings['batch_size']}, learning rate {settings['learning_rate']:g}, "
+            f"{'ImageNet' if settings['pretrained'] else 'random'} initial weights"
+        )
+
     lines = [line("FPN-DenseNet121", profile["seg"])]
     for backbone in backbones:
         lines.append(line(backbone, cls_settings(profile, backbone)))
     return "\n".join(lines)
 
 
-def write_report(paths: StudyPaths, profile_name: str, profile: dict, times: dict[str, float], backbones, modes) -> Path:
+def write_report(
+    paths: StudyPaths, profile_name: str, profile: dict, times: dict[str, float], backbones, modes
+) -> Path:
     """Write ``summary.md``, ``results.csv``, ``results.json``, ``manifest.json`` and the figures under the run folder."""
     results = collect_results(paths, backbones, modes)
     table, flat = _table(results, backbones, modes)
@@ -307,15 +330,14 @@ def write_report(paths: StudyPaths, profile_name: str, profile: dict, times: dic
     if seg.get("dice"):
         hd = seg["summary"]["per_image"].get("val_hd95", {})
         hd_text = f"{hd['median']:.1f} px" if hd.get("median") is not None else "undefined (empty masks)"
-        seg_line = (f"mean Dice {_fmt(seg['dice'], pct=False)}, mean IoU {_fmt(seg['iou'], pct=False)}, "
-                    f"HD95 median {hd_text} (n = {seg['dice']['n']} test images, "
-                    f"95% bootstrap intervals, at the network's input size)")
+        seg_line = (
+            f"mean Dice {_fmt(seg['dice'], pct=False)}, mean IoU {_fmt(seg['iou'], pct=False)}, "
+            f"HD95 median {hd_text} (n = {seg['dice']['n']} test images, "
+            f"95% bootstrap intervals, at the network's input size)"
+        )
         for name in ("dice", "iou"):
             flat.append(["FPN-DenseNet121", "segmentation", name, seg[name]["value"], *seg[name]["ci95"]])
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(flat)
-    with atomic_path(paths.run_dir / "results.csv") as tmp:
-        tmp.write_text(buffer.getvalue())
+    write_csv(flat[1:], paths.run_dir / "results.csv", flat[0])
     write_json(results, paths.run_dir / "results.json")
     write_json(manifest, paths.run_dir / "manifest.json")
     text = f"""# Study report: {profile_name}
@@ -354,11 +376,11 @@ A classifier shown the radiograph **without its lungs** should be at chance if i
 
 ## Manifest
 
-- device: {manifest['device']}; versions: {', '.join(f'{k} {v}' for k, v in manifest['versions'].items())}
-- git commit: {manifest['git_commit']}
-- seeds: {manifest['seeds']}
-- data lists (sha256): {', '.join(f'{k} {v[:12]}' for k, v in manifest['data_list_sha256'].items())}
-- wall time: {manifest['wall_time_total_s']:.0f} s in all; per step in `manifest.json`
+- device: {manifest["device"]}; versions: {", ".join(f"{k} {v}" for k, v in manifest["versions"].items())}
+- git commit: {manifest["git_commit"]}
+- seeds: {manifest["seeds"]}
+- data lists (sha256): {", ".join(f"{k} {v[:12]}" for k, v in manifest["data_list_sha256"].items())}
+- wall time: {manifest["wall_time_total_s"]:.0f} s in all; per step in `manifest.json`
 """
     with atomic_path(paths.run_dir / "summary.md") as tmp:
         tmp.write_text(text)

@@ -94,6 +94,13 @@ class StepRunner:
             for pattern in step.resume_files:
                 for path in folder.glob(pattern):
                     path.unlink()
-        write_json({"fingerprint": fingerprint, "complete": True, "seconds": seconds,
-                    "outputs": [str(p) for p in step.outputs]}, stamp)
+        write_json(
+            {
+                "fingerprint": fingerprint,
+                "complete": True,
+                "seconds": seconds,
+                "outputs": [str(p) for p in step.outputs],
+            },
+            stamp,
+        )
         self.log(f"[done] {step.name} in {seconds:.0f}s")

@@ -6,18 +6,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from monai_ext.bundle import REPO_ROOT
+from monai_ext.bundle import bundle_command
+from monai_ext.constants import BACKBONES, CLS_BUNDLE, INPUT_MODES, REPO_ROOT, SEG_BUNDLE
 from monai_ext.reproduce.steps import Step
 from monai_ext.synthetic.dataset import DEFAULTS
 
-__all__ = ["PROFILES", "BACKBONES", "MODES", "StudyPaths", "cls_settings", "study_steps"]
+__all__ = ["PROFILES", "StudyPaths", "cls_settings", "study_steps"]
 
-BACKBONES = ("resnet50", "vgg19_bn", "efficientnet_b7")
-MODES = ("cxr", "lung", "no_lung")
 #: the bundles' resume checkpoints (``AtomicCheckpointSaver`` in train.json), deleted once training is complete
 RESUME_FILES = ["checkpoint_epoch=*.pt"]
-SEG_CONFIGS = REPO_ROOT / "bundles" / "cxr_lung_segmentation" / "configs"
-CLS_CONFIGS = REPO_ROOT / "bundles" / "cxr_covid_classification" / "configs"
+SEG_CONFIGS = REPO_ROOT / "bundles" / SEG_BUNDLE / "configs"
+CLS_CONFIGS = REPO_ROOT / "bundles" / CLS_BUNDLE / "configs"
 
 #: settings per profile: "default" runs on the embedded synthetic data within 15 minutes on a 2-core CPU,
 #: "real" is close to the published study, "tiny" is for tests. ``cls_per_backbone`` overrides ``cls`` for
@@ -26,24 +25,51 @@ PROFILES = {
     "default": {
         "synthetic": DEFAULTS,
         "seg": {"image_size": 128, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
-        "cls": {"image_size": 64, "max_epochs": 8, "batch_size": 16, "patience": 4, "learning_rate": 0.001,
-                "pretrained": False},
-        "cls_per_backbone": {"vgg19_bn": {"max_epochs": 2, "learning_rate": 0.0001}, "efficientnet_b7": {"max_epochs": 2}},
-        "val_fraction": 0.15, "n_bootstrap": 1000, "seed": 0,
+        "cls": {
+            "image_size": 64,
+            "max_epochs": 8,
+            "batch_size": 16,
+            "patience": 4,
+            "learning_rate": 0.001,
+            "pretrained": False,
+        },
+        "cls_per_backbone": {
+            "vgg19_bn": {"max_epochs": 2, "learning_rate": 0.0001},
+            "efficientnet_b7": {"max_epochs": 2},
+        },
+        "val_fraction": 0.15,
+        "n_bootstrap": 1000,
+        "seed": 0,
     },
     "real": {  # a dataset not given falls back to the synthetic default
         "synthetic": DEFAULTS,
         "seg": {"image_size": 256, "max_epochs": 40, "batch_size": 8, "learning_rate": 0.001, "pretrained": True},
-        "cls": {"image_size": 256, "max_epochs": 30, "batch_size": 16, "patience": 5, "learning_rate": 0.0001,
-                "pretrained": True},
-        "val_fraction": 0.1, "n_bootstrap": 1000, "seed": 0,
+        "cls": {
+            "image_size": 256,
+            "max_epochs": 30,
+            "batch_size": 16,
+            "patience": 5,
+            "learning_rate": 0.0001,
+            "pretrained": True,
+        },
+        "val_fraction": 0.1,
+        "n_bootstrap": 1000,
+        "seed": 0,
     },
     "tiny": {
         "synthetic": {"n_seg": 15, "n_cls": 40, "size": 64, "seed": 1},
         "seg": {"image_size": 64, "max_epochs": 1, "batch_size": 4, "learning_rate": 0.001, "pretrained": False},
-        "cls": {"image_size": 32, "max_epochs": 1, "batch_size": 8, "patience": 2, "learning_rate": 0.001,
-                "pretrained": False},
-        "val_fraction": 0.2, "n_bootstrap": 100, "seed": 0,
+        "cls": {
+            "image_size": 32,
+            "max_epochs": 1,
+            "batch_size": 8,
+            "patience": 2,
+            "learning_rate": 0.001,
+            "pretrained": False,
+        },
+        "val_fraction": 0.2,
+        "n_bootstrap": 100,
+        "seed": 0,
     },
 }
 
@@ -78,10 +104,6 @@ def cls_settings(profile: dict, backbone: str) -> dict:
     return {**profile["cls"], **profile.get("cls_per_backbone", {}).get(backbone, {})}
 
 
-def _bundle(*args: str) -> list[str]:
-    return [sys.executable, "-m", "monai.bundle", *args]
-
-
 def _overrides(settings: dict) -> list[str]:
     out = []
     for key, value in settings.items():
@@ -93,7 +115,7 @@ def _label_lists(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("*.txt"))
 
 
-def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=MODES) -> list[Step]:
+def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INPUT_MODES) -> list[Step]:
     """Every step of the study in order: lists, segmentation (train, evaluate, test masks), masks for
     COVIDx, the classification data list, then train and evaluate each backbone x input mode."""
     seg, seed = profile["seg"], profile["seed"]
@@ -102,51 +124,184 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=MOD
     cls_list = paths.lists / "covidx.json"
     seg_data = ["--dataset_dir", str(paths.qu_ex), "--datalist", str(seg_list), "--num_workers", "0"]
     seg_common = [*seg_data, "--ckpt_dir", str(paths.seg / "models"), "--image_size", str(seg["image_size"])]
+    model = paths.seg / "models" / "model.pt"
     steps = [
-        Step("lists_qu_ex", [sys.executable, "-m", "monai_ext.data_lists", "covid-qu-ex", "--root", str(paths.qu_ex),
-                             "--out", str(seg_list)], [seg_list]),
-        Step("seg_train", _bundle("run", "training", "--config_file", str(SEG_CONFIGS / "train.json"), *seg_common,
-                                  "--output_dir", str(paths.seg / "train"), "--seed", str(seed),
-                                  *_overrides({k: v for k, v in seg.items() if k != "image_size"})),
-             [paths.seg / "models" / "model.pt"], [seg_list, *seg_configs], seg, [paths.seg / "train", paths.seg / "models"],
-             RESUME_FILES),
-        Step("seg_evaluate", _bundle("run", "evaluating", "--config_file",
-                                     f"['{SEG_CONFIGS / 'train.json'}','{SEG_CONFIGS / 'evaluate.json'}']",
-                                     *seg_common, "--output_dir", str(paths.seg / "eval"), "--eval_split", "test"),
-             [paths.seg / "eval" / "metrics_summary.json"], [seg_list, paths.seg / "models" / "model.pt", *seg_configs], {},
-             [paths.seg / "eval"]),
-        Step("seg_test_masks", _bundle("run", "--config_file", str(SEG_CONFIGS / "inference.json"),
-                                       *seg_common, "--split", "test", "--output_dir", str(paths.seg / "test_masks")),
-             [paths.seg / "test_masks"], [seg_list, paths.seg / "models" / "model.pt", *seg_configs], {},
-             [paths.seg / "test_masks"]),
-        Step("covidx_masks", _bundle("run", "--config_file", str(SEG_CONFIGS / "inference.json"),
-                                     "--dataset_dir", str(paths.covidx), "--ckpt_dir", str(paths.seg / "models"),
-                                     "--image_size", str(seg["image_size"]), "--num_workers", "0",
-                                     "--output_dir", str(paths.masks)),
-             [paths.masks], [paths.seg / "models" / "model.pt", *_label_lists(paths.covidx), *seg_configs], {},
-             [paths.masks]),
-        Step("lists_covidx", [sys.executable, "-m", "monai_ext.data_lists", "covidx", "--root", str(paths.covidx),
-                              "--masks", str(paths.masks), "--classes", "binary", "--val-fraction",
-                              str(profile["val_fraction"]), "--seed", str(seed), "--out", str(cls_list)],
-             [cls_list], [paths.seg / "models" / "model.pt", *_label_lists(paths.covidx)]),
+        Step(
+            name="lists_qu_ex",
+            command=[
+                sys.executable,
+                "-m",
+                "monai_ext.data_lists",
+                "covid-qu-ex",
+                "--root",
+                str(paths.qu_ex),
+                "--out",
+                str(seg_list),
+            ],
+            outputs=[seg_list],
+        ),
+        Step(
+            name="seg_train",
+            command=bundle_command(
+                "run",
+                "training",
+                "--config_file",
+                SEG_CONFIGS / "train.json",
+                *seg_common,
+                "--output_dir",
+                paths.seg / "train",
+                "--seed",
+                seed,
+                *_overrides({k: v for k, v in seg.items() if k != "image_size"}),
+            ),
+            outputs=[model],
+            inputs=[seg_list, *seg_configs],
+            settings=seg,
+            work_dirs=[paths.seg / "train", paths.seg / "models"],
+            resume_files=RESUME_FILES,
+        ),
+        Step(
+            name="seg_evaluate",
+            command=bundle_command(
+                "run",
+                "evaluating",
+                "--config_file",
+                f"['{SEG_CONFIGS / 'train.json'}','{SEG_CONFIGS / 'evaluate.json'}']",
+                *seg_common,
+                "--output_dir",
+                paths.seg / "eval",
+                "--eval_split",
+                "test",
+            ),
+            outputs=[paths.seg / "eval" / "metrics_summary.json"],
+            inputs=[seg_list, model, *seg_configs],
+            work_dirs=[paths.seg / "eval"],
+        ),
+        Step(
+            name="seg_test_masks",
+            command=bundle_command(
+                "run",
+                "--config_file",
+                SEG_CONFIGS / "inference.json",
+                *seg_common,
+                "--split",
+                "test",
+                "--output_dir",
+                paths.seg / "test_masks",
+            ),
+            outputs=[paths.seg / "test_masks"],
+            inputs=[seg_list, model, *seg_configs],
+            work_dirs=[paths.seg / "test_masks"],
+        ),
+        Step(
+            name="covidx_masks",
+            command=bundle_command(
+                "run",
+                "--config_file",
+                SEG_CONFIGS / "inference.json",
+                "--dataset_dir",
+                paths.covidx,
+                "--ckpt_dir",
+                paths.seg / "models",
+                "--image_size",
+                seg["image_size"],
+                "--num_workers",
+                "0",
+                "--output_dir",
+                paths.masks,
+            ),
+            outputs=[paths.masks],
+            inputs=[model, *_label_lists(paths.covidx), *seg_configs],
+            work_dirs=[paths.masks],
+        ),
+        Step(
+            name="lists_covidx",
+            command=[
+                sys.executable,
+                "-m",
+                "monai_ext.data_lists",
+                "covidx",
+                "--root",
+                str(paths.covidx),
+                "--masks",
+                str(paths.masks),
+                "--classes",
+                "binary",
+                "--val-fraction",
+                str(profile["val_fraction"]),
+                "--seed",
+                str(seed),
+                "--out",
+                str(cls_list),
+            ],
+            outputs=[cls_list],
+            inputs=[model, *_label_lists(paths.covidx)],
+        ),
     ]
     for backbone in backbones:
         cls = cls_settings(profile, backbone)
         for mode in modes:
             run = paths.cls(backbone, mode)
-            common = ["--dataset_dir", str(paths.covidx), "--mask_dir", str(paths.masks), "--datalist", str(cls_list),
-                      "--backbone", backbone, "--input_mode", mode, "--ckpt_dir", str(run / "models"),
-                      "--image_size", str(cls["image_size"]), "--num_workers", "0", "--seed", str(seed)]
-            model = run / "models" / "model.pt"
-            steps.append(Step(f"cls_{backbone}_{mode}_train",
-                              _bundle("run", "training", "--config_file", str(CLS_CONFIGS / "train.json"), *common,
-                                      "--output_dir", str(run / "train"),
-                                      *_overrides({k: v for k, v in cls.items() if k != "image_size"})),
-                              [model], [cls_list, *cls_configs], cls, [run / "train", run / "models"], RESUME_FILES))
-            steps.append(Step(f"cls_{backbone}_{mode}_evaluate",
-                              _bundle("run", "evaluating", "--config_file",
-                                      f"['{CLS_CONFIGS / 'train.json'}','{CLS_CONFIGS / 'evaluate.json'}']", *common,
-                                      "--output_dir", str(run / "eval"), "--eval_split", "test",
-                                      "--n_bootstrap", str(profile["n_bootstrap"])),
-                              [run / "eval" / "metrics.json"], [cls_list, model, *cls_configs], {}, [run / "eval"]))
+            common = [
+                "--dataset_dir",
+                str(paths.covidx),
+                "--mask_dir",
+                str(paths.masks),
+                "--datalist",
+                str(cls_list),
+                "--backbone",
+                backbone,
+                "--input_mode",
+                mode,
+                "--ckpt_dir",
+                str(run / "models"),
+                "--image_size",
+                str(cls["image_size"]),
+                "--num_workers",
+                "0",
+                "--seed",
+                str(seed),
+            ]
+            cls_model = run / "models" / "model.pt"
+            steps.append(
+                Step(
+                    name=f"cls_{backbone}_{mode}_train",
+                    command=bundle_command(
+                        "run",
+                        "training",
+                        "--config_file",
+                        CLS_CONFIGS / "train.json",
+                        *common,
+                        "--output_dir",
+                        run / "train",
+                        *_overrides({k: v for k, v in cls.items() if k != "image_size"}),
+                    ),
+                    outputs=[cls_model],
+                    inputs=[cls_list, *cls_configs],
+                    settings=cls,
+                    work_dirs=[run / "train", run / "models"],
+                    resume_files=RESUME_FILES,
+                )
+            )
+            steps.append(
+                Step(
+                    name=f"cls_{backbone}_{mode}_evaluate",
+                    command=bundle_command(
+                        "run",
+                        "evaluating",
+                        "--config_file",
+                        f"['{CLS_CONFIGS / 'train.json'}','{CLS_CONFIGS / 'evaluate.json'}']",
+                        *common,
+                        "--output_dir",
+                        run / "eval",
+                        "--eval_split",
+                        "test",
+                        "--n_bootstrap",
+                        profile["n_bootstrap"],
+                    ),
+                    outputs=[run / "eval" / "metrics.json"],
+                    inputs=[cls_list, cls_model, *cls_configs],
+                    work_dirs=[run / "eval"],
+                )
+            )
     return steps

@@ -26,7 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         manifest = write_synthetic_dataset(args.out, args.n_seg, args.n_cls, args.size, args.seed)
     except ValueError as e:
         parser.error(str(e))
-    print(json.dumps({k: manifest[k] for k in ("lung-seg", "covidx")}), f"written to {args.out} in {time.time() - start:.1f}s")
+    print(
+        json.dumps({k: manifest[k] for k in ("lung-seg", "covidx")}),
+        f"written to {args.out} in {time.time() - start:.1f}s",
+    )
     return 0
 
 

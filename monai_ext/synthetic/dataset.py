@@ -12,7 +12,7 @@ from monai_ext.data.image_writer import mask_name_for, write_dicom_cr, write_png
 from monai_ext.synthetic.phantom import CLASSES, make_phantom
 from monai_ext.utils import atomic_path, write_json
 
-__all__ = ["write_synthetic_dataset", "DEFAULTS", "QU_EX_CLASS", "BINARY_CLASS"]
+__all__ = ["BINARY_CLASS", "DEFAULTS", "QU_EX_CLASS", "write_synthetic_dataset"]
 
 #: the embedded default dataset: ``make data``, the bundles' defaults and ``make reproduce`` use it
 DEFAULTS = {"n_seg": 150, "n_cls": 300, "size": 256, "seed": 0}

@@ -44,7 +44,6 @@ def make_phantom(rng: np.random.Generator, size: int, label: str) -> Phantom:
     if label not in CLASSES:
         raise ValueError(f"unknown class {label!r}; expected one of {CLASSES}")
     y, x = np.mgrid[0:size, 0:size].astype(np.float64) / (size - 1)
-    px = 1.0 / size  # one pixel in normalised units
 
     # --- global pose and body outline
     cx = 0.5 + rng.normal(0, 0.015)

@@ -3,13 +3,6 @@
 from monai_ext.transforms.io.array import LoadCXR
 from monai_ext.transforms.io.dictionary import LoadCXRD, LoadCXRd, LoadCXRDict
 from monai_ext.transforms.mask.array import INPUT_MODES, ApplyLungMask, SaveLungMask, needs_lung_mask
-from monai_ext.transforms.mask.quality import QUALITY_FIELDS, LungMaskQualityd, lung_mask_quality
-from monai_ext.transforms.mask.predictor import (
-    LungMaskPredictor,
-    PredictLungMaskD,
-    PredictLungMaskd,
-    PredictLungMaskDict,
-)
 from monai_ext.transforms.mask.dictionary import (
     ApplyLungMaskD,
     ApplyLungMaskd,
@@ -18,27 +11,34 @@ from monai_ext.transforms.mask.dictionary import (
     SaveLungMaskd,
     SaveLungMaskDict,
 )
+from monai_ext.transforms.mask.predictor import (
+    LungMaskPredictor,
+    PredictLungMaskD,
+    PredictLungMaskd,
+    PredictLungMaskDict,
+)
+from monai_ext.transforms.mask.quality import QUALITY_FIELDS, LungMaskQualityd, lung_mask_quality
 
 __all__ = [
     "INPUT_MODES",
     "QUALITY_FIELDS",
-    "LungMaskQualityd",
-    "lung_mask_quality",
-    "needs_lung_mask",
     "ApplyLungMask",
     "ApplyLungMaskD",
     "ApplyLungMaskDict",
     "ApplyLungMaskd",
     "LoadCXR",
-    "LungMaskPredictor",
-    "PredictLungMaskD",
-    "PredictLungMaskDict",
-    "PredictLungMaskd",
     "LoadCXRD",
     "LoadCXRDict",
     "LoadCXRd",
+    "LungMaskPredictor",
+    "LungMaskQualityd",
+    "PredictLungMaskD",
+    "PredictLungMaskDict",
+    "PredictLungMaskd",
     "SaveLungMask",
     "SaveLungMaskD",
     "SaveLungMaskDict",
     "SaveLungMaskd",
+    "lung_mask_quality",
+    "needs_lung_mask",
 ]

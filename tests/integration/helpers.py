@@ -8,9 +8,10 @@ from pathlib import Path
 
 import torch
 
-from monai_ext.bundle import REPO_ROOT, inference_parser
+from monai_ext.bundle import inference_parser
+from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
 
-SEG, CLS = "cxr_lung_segmentation", "cxr_covid_classification"
+SEG, CLS = SEG_BUNDLE, CLS_BUNDLE
 
 
 def bundle_copy(name: str, dest: Path, seed: int = 0) -> Path:

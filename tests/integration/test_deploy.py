@@ -10,14 +10,16 @@ import numpy as np
 import pydicom
 import pytest
 
-pytest.importorskip("monai.deploy", reason="MONAI Deploy App SDK is not installed here; `make integration` runs this in .venv-deploy")
+pytest.importorskip(
+    "monai.deploy", reason="MONAI Deploy App SDK is not installed here; `make integration` runs this in .venv-deploy"
+)
 
-import highdicom as hd  # noqa: E402
-from helpers import CLS, SEG, bundle_copy  # noqa: E402
-from PIL import Image  # noqa: E402
+import highdicom as hd
+from helpers import CLS, SEG, bundle_copy
+from PIL import Image
 
-from monai_ext.deploy.demo import run_demo  # noqa: E402
-from monai_ext.deploy.operators import find_chest_radiographs  # noqa: E402
+from monai_ext.deploy.demo import run_demo
+from monai_ext.deploy.operators import find_chest_radiographs
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +32,7 @@ def demo(tmp_path_factory):
 
 
 def test_finds_chest_radiographs_and_says_why_others_are_skipped(demo):
-    out, results = demo
+    _, results = demo
     names = sorted(Path(r["file"]).name for r in results["radiographs"])
     assert "RG1_UNCR.dcm" in names and len(names) == 3
     skipped = {Path(k).name: v for k, v in results["skipped"].items()}
@@ -39,7 +41,7 @@ def test_finds_chest_radiographs_and_says_why_others_are_skipped(demo):
 
 
 def test_masks_are_at_each_radiographs_size_with_probabilities(demo):
-    out, results = demo
+    _, results = demo
     for item in results["radiographs"]:
         ds = pydicom.dcmread(item["file"], stop_before_pixels=True)
         mask = np.asarray(Image.open(item["lung_mask"]))
@@ -50,7 +52,9 @@ def test_masks_are_at_each_radiographs_size_with_probabilities(demo):
         assert item["prediction"] == max(item["probabilities"], key=item["probabilities"].get)
         seg = pydicom.dcmread(item["lung_seg"])  # DICOM SEG over the radiograph, the same pixels as the PNG
         assert seg.Modality == "SEG" and seg.SegmentSequence[0].SegmentLabel == "lung"
-        assert seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
+        assert (
+            seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
+        )
         assert np.array_equal(seg.pixel_array.reshape(mask.shape) > 0, mask > 0)
         report = hd.sr.srread(item["classification_sr"])  # DICOM SR: the same probabilities as the JSON
         found = {m.name.meaning: m.value for m in report.content.get_image_measurement_groups()[0].get_measurements()}

@@ -19,13 +19,15 @@ import numpy as np
 import pydicom
 import pytest
 
-pytest.importorskip("monailabel", reason="MONAI Label is not installed here; `make integration` runs this in .venv-label")
+pytest.importorskip(
+    "monailabel", reason="MONAI Label is not installed here; `make integration` runs this in .venv-label"
+)
 
-from helpers import CLS, SEG, bundle_copy  # noqa: E402
-from PIL import Image  # noqa: E402
+from helpers import CLS, SEG, bundle_copy
+from PIL import Image
 
-from monai_ext.bundle import REPO_ROOT  # noqa: E402
-from monai_ext.label.studies import make_studies  # noqa: E402
+from monai_ext.bundle import REPO_ROOT
+from monai_ext.label.studies import make_studies
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +43,9 @@ def _request(url: str, method: str = "GET", fields: dict | None = None, timeout:
     body, headers = None, {}
     if fields is not None:
         boundary = uuid.uuid4().hex
-        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()
+        ]
         body = ("".join(parts) + f"--{boundary}--\r\n").encode()
         headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
@@ -58,11 +62,29 @@ def server(tmp_path_factory):
     studies = make_studies(root / "studies", labelled=8, unlabelled=3)
     port = _free_port()
     env = {**os.environ, "MONAI_LABEL_DATASTORE_FILE_EXT": '["*.png","*.jpg","*.jpeg","*.dcm"]'}
-    log = open(root / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "monailabel.main", "start_server",
-                             "--app", str(REPO_ROOT / "monai_ext" / "label" / "app"), "--studies", str(studies),
-                             "--conf", "bundles", str(bundles), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    log = open(root / "server.log", "w")  # noqa: SIM115 - the server writes to it until the fixture ends
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "monailabel.main",
+            "start_server",
+            "--app",
+            str(REPO_ROOT / "monai_ext" / "label" / "app"),
+            "--studies",
+            str(studies),
+            "--conf",
+            "bundles",
+            str(bundles),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 240
     while True:
@@ -88,15 +110,19 @@ def test_info_lists_both_models_and_the_trainer(server):
     info = json.loads(_request(f"{server['url']}/info/")[1])
     assert {SEG, CLS} <= set(info["models"]) and SEG in info["trainers"]
     assert info["models"][SEG]["type"] == "segmentation" and info["models"][SEG]["labels"] == {"lung": 1}
-    assert info["models"][CLS]["type"] == "classification" and set(info["models"][CLS]["labels"]) == {"negative", "positive"}
+    assert info["models"][CLS]["type"] == "classification" and set(info["models"][CLS]["labels"]) == {
+        "negative",
+        "positive",
+    }
 
 
 @pytest.mark.parametrize("kind", ["png", "dicom"])
 def test_segmentation_infer_returns_a_mask_at_the_input_size(server, kind):
     studies: Path = server["studies"]
-    image_id = sorted(p.stem for p in studies.glob("*.png"))[0] if kind == "png" else "RG1_UNCR"
-    status, body, kind = _request(f"{server['url']}/infer/{SEG}?image={image_id}&output=image", "POST",
-                                  {"params": json.dumps({"device": "cpu"})})
+    image_id = min(p.stem for p in studies.glob("*.png")) if kind == "png" else "RG1_UNCR"
+    status, body, kind = _request(
+        f"{server['url']}/infer/{SEG}?image={image_id}&output=image", "POST", {"params": json.dumps({"device": "cpu"})}
+    )
     assert status == 200
     mask = np.asarray(Image.open(io.BytesIO(body)))
     source = next(studies.glob(f"{image_id}.*"))
@@ -109,8 +135,9 @@ def test_segmentation_infer_returns_a_mask_at_the_input_size(server, kind):
 
 
 def test_classification_infer_returns_probabilities(server):
-    status, body, _ = _request(f"{server['url']}/infer/{CLS}?image=RG1_UNCR&output=json", "POST",
-                               {"params": json.dumps({"device": "cpu"})})
+    status, body, _ = _request(
+        f"{server['url']}/infer/{CLS}?image=RG1_UNCR&output=json", "POST", {"params": json.dumps({"device": "cpu"})}
+    )
     answer = json.loads(body)
     result = answer.get("params", answer)
     assert status == 200 and result["prediction"] in ("negative", "positive")
@@ -120,10 +147,14 @@ def test_classification_infer_returns_probabilities(server):
 def test_segmentation_trains_from_the_datastore_labels(server):
     model = server["bundles"] / SEG / "models" / "model.pt"
     before = model.stat().st_mtime_ns
-    req = urllib.request.Request(f"{server['url']}/train/{SEG}?run_sync=true", method="POST",
-                                 data=json.dumps({"max_epochs": 1, "val_split": 0.25, "device": "cpu",
-                                                  "multi_gpu": False, "pretrained": True}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{server['url']}/train/{SEG}?run_sync=true",
+        method="POST",
+        data=json.dumps(
+            {"max_epochs": 1, "val_split": 0.25, "device": "cpu", "multi_gpu": False, "pretrained": True}
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=900) as r:
         assert r.status == 200
     log = server["log"].read_text()

@@ -16,12 +16,12 @@ from monailabel.tasks.activelearning.first import First
 from monailabel.tasks.activelearning.random import Random
 from monailabel.tasks.train.bundle import BundleTrainTask
 
-from monai_ext.bundle import REPO_ROOT
+from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
 from monai_ext.label.tasks import CovidClassificationInfer, LungSegmentationInfer
 
 logger = logging.getLogger(__name__)
 
-SEG, CLS = "cxr_lung_segmentation", "cxr_covid_classification"
+SEG, CLS = SEG_BUNDLE, CLS_BUNDLE
 DEFAULT_BUNDLES = REPO_ROOT / "bundles"
 
 
@@ -32,16 +32,25 @@ class CXRApp(MONAILabelApp):
         self.bundles = Path(conf.get("bundles", DEFAULT_BUNDLES)).resolve()
         for name in (SEG, CLS):
             if not (self.bundles / name / "models" / "model.pt").is_file():
-                raise FileNotFoundError(f"{self.bundles / name / 'models' / 'model.pt'}: no weights "
-                                        "(make weights downloads them or trains them on the synthetic data)")
-        super().__init__(app_dir=app_dir, studies=studies, conf=conf, name="CXR lung segmentation and COVID-19",
-                         description="Lung masks and COVID-19 probabilities of chest radiographs (PNG, JPEG, DICOM)",
-                         version=monailabel.__version__)
+                raise FileNotFoundError(
+                    f"{self.bundles / name / 'models' / 'model.pt'}: no weights "
+                    "(make weights downloads them or trains them on the synthetic data)"
+                )
+        super().__init__(
+            app_dir=app_dir,
+            studies=studies,
+            conf=conf,
+            name="CXR lung segmentation and COVID-19",
+            description="Lung masks and COVID-19 probabilities of chest radiographs (PNG, JPEG, DICOM)",
+            version=monailabel.__version__,
+        )
 
     def init_infers(self):
         seg = str(self.bundles / SEG)
-        return {SEG: LungSegmentationInfer(seg, self.conf),
-                CLS: CovidClassificationInfer(str(self.bundles / CLS), self.conf, seg_bundle=seg)}
+        return {
+            SEG: LungSegmentationInfer(seg, self.conf),
+            CLS: CovidClassificationInfer(str(self.bundles / CLS), self.conf, seg_bundle=seg),
+        }
 
     def init_trainers(self):
         # the datastore holds lung masks (labels/final), so the segmentation bundle trains from it

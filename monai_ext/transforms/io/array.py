@@ -46,7 +46,9 @@ class LoadCXR(Transform):
         if data.ndim == 2:
             data = data[None]
         if data.ndim != 3 or data.shape[0] != 1:
-            raise ValueError(f"a loaded radiograph must be (rows, columns) or (1, rows, columns), got {tuple(data.shape)}")
+            raise ValueError(
+                f"a loaded radiograph must be (rows, columns) or (1, rows, columns), got {tuple(data.shape)}"
+            )
         meta.setdefault("spatial_shape", np.asarray(data.shape[1:]))
         meta["original_channel_dim"] = 0
         return MetaTensor(data, meta=meta)

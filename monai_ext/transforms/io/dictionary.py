@@ -11,7 +11,7 @@ from monai.transforms import MapTransform
 
 from monai_ext.transforms.io.array import LoadCXR
 
-__all__ = ["LoadCXRd", "LoadCXRD", "LoadCXRDict"]
+__all__ = ["LoadCXRD", "LoadCXRDict", "LoadCXRd"]
 
 
 class LoadCXRd(MapTransform):

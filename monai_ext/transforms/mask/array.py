@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -12,10 +13,11 @@ import torch.nn.functional as F
 from monai.transforms import Transform
 from monai.utils import TransformBackends
 
+from monai_ext.constants import INPUT_MODES, Keys
 from monai_ext.data.image_writer import mask_name_for, write_png
 from monai_ext.transforms.mask.quality import lung_mask_quality
 
-__all__ = ["ApplyLungMask", "INPUT_MODES", "SaveLungMask", "needs_lung_mask"]
+__all__ = ["INPUT_MODES", "ApplyLungMask", "SaveLungMask", "needs_lung_mask"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ class SaveLungMask(Transform):
     name, then renamed. Returns the mask unchanged.
     """
 
-    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+    backend: ClassVar[list[TransformBackends]] = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
     def __init__(self, output_dir: str | os.PathLike) -> None:
         self.output_dir = Path(output_dir)
@@ -42,11 +44,10 @@ class SaveLungMask(Transform):
             array = array[0]
         if array.ndim != 2:
             raise ValueError(f"{name}: a 2-D mask or one channel is expected, got shape {array.shape}")
-        write_png(np.where(array > 0.5, 255, 0).astype(np.uint8), self.output_dir / (output_name or mask_name_for(name)))
+        write_png(
+            np.where(array > 0.5, 255, 0).astype(np.uint8), self.output_dir / (output_name or mask_name_for(name))
+        )
         return mask
-
-
-INPUT_MODES = ("cxr", "lung", "no_lung")
 
 
 def needs_lung_mask(mode: str, crop_to_lung: bool = False) -> bool:
@@ -83,7 +84,7 @@ class ApplyLungMask(Transform):
     def __call__(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if not needs_lung_mask(self.mode, self.crop_to_lung):
             return image
-        name = getattr(image, "meta", {}).get("filename_or_obj", "image")
+        name = getattr(image, "meta", {}).get("filename_or_obj", Keys.IMAGE)
         if mask is None:
             raise ValueError(f"{name}: input mode {self.mode!r} needs a lung mask, and none was given")
         lung = self._binary_mask_like(torch.as_tensor(mask), image)
@@ -91,13 +92,15 @@ class ApplyLungMask(Transform):
         if hasattr(image, "meta"):
             image.meta["lung_fraction"] = fraction
         if fraction < self.min_fraction:
-            logger.warning("%s: the lung mask covers %.2f%% of the image (nearly empty); applied as it is", name, 100 * fraction)
-        flags = lung_mask_quality(lung[0])["mask_flags"]
+            logger.warning(
+                "%s: the lung mask covers %.2f%% of the image (nearly empty); applied as it is", name, 100 * fraction
+            )
+        flags = lung_mask_quality(lung[0])[Keys.MASK_FLAGS]
         if hasattr(image, "meta"):
-            image.meta["mask_flags"] = flags
+            image.meta[Keys.MASK_FLAGS] = flags
         if flags:
             logger.warning("%s: implausible lung mask: %s", name, flags)
-        out = image if self.mode == "cxr" else image * (lung if self.mode == "lung" else 1.0 - lung)
+        out = image if self.mode == "cxr" else image * (lung if self.mode == Keys.LUNG else 1.0 - lung)
         if self.crop_to_lung and fraction > 0:
             out = self._crop(out, lung)
         return out

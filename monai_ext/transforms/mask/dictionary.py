@@ -9,15 +9,16 @@ from pathlib import Path
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
+from monai_ext.constants import Keys
 from monai_ext.transforms.mask.array import ApplyLungMask, SaveLungMask
 
 __all__ = [
-    "ApplyLungMaskd",
     "ApplyLungMaskD",
     "ApplyLungMaskDict",
-    "SaveLungMaskd",
+    "ApplyLungMaskd",
     "SaveLungMaskD",
     "SaveLungMaskDict",
+    "SaveLungMaskd",
 ]
 
 
@@ -28,7 +29,7 @@ class ApplyLungMaskd(MapTransform):
     def __init__(
         self,
         keys: KeysCollection,
-        mask_key: str = "lung",
+        mask_key: str = Keys.LUNG,
         mode: str = "cxr",
         min_fraction: float = 0.02,
         crop_to_lung: bool = False,
@@ -65,8 +66,8 @@ class SaveLungMaskd(MapTransform):
         self,
         keys: KeysCollection,
         output_dir: str | os.PathLike,
-        name_key: str = "name",
-        output_name_key: str = "mask_name",
+        name_key: str = Keys.NAME,
+        output_name_key: str = Keys.MASK_NAME,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)

@@ -12,8 +12,9 @@ from monai.data import MetaTensor
 from monai.transforms import Compose, Invertd, MapTransform
 
 from monai_ext.bundle import inference_parser
+from monai_ext.constants import Keys
 
-__all__ = ["LungMaskPredictor", "PredictLungMaskd", "PredictLungMaskD", "PredictLungMaskDict"]
+__all__ = ["LungMaskPredictor", "PredictLungMaskD", "PredictLungMaskDict", "PredictLungMaskd"]
 
 
 class LungMaskPredictor:
@@ -42,19 +43,21 @@ class LungMaskPredictor:
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         self._net = net.to(self.device).eval()
         preprocessing = parser.get_parsed_content("preprocessing")
-        self._pre = Compose(preprocessing.transforms[1:])  # the image is already loaded: skip LoadCXRd
-        self._invert = Invertd(keys="pred", transform=self._pre, orig_keys="image", nearest_interp=False)
+        self._pre = preprocessing  # LoadCXRd passes the already-loaded image through
+        self._invert = Invertd(keys=Keys.PRED, transform=self._pre, orig_keys=Keys.IMAGE, nearest_interp=False)
         self._post = Compose(parser.get_parsed_content("lung_postprocessing"))
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         if self._net is None:
             self._load()
-        d = self._pre({"image": MetaTensor(torch.as_tensor(image).clone())})
+        d = self._pre({Keys.IMAGE: MetaTensor(torch.as_tensor(image).clone())})
         with torch.no_grad():
-            logits = self._net(d["image"][None].to(self.device))[0].float().cpu()
-        d["pred"] = MetaTensor(torch.sigmoid(logits), meta=d["image"].meta, applied_operations=d["image"].applied_operations)
+            logits = self._net(d[Keys.IMAGE][None].to(self.device))[0].float().cpu()
+        d[Keys.PRED] = MetaTensor(
+            torch.sigmoid(logits), meta=d[Keys.IMAGE].meta, applied_operations=d[Keys.IMAGE].applied_operations
+        )
         d = self._post(self._invert(d))
-        return d["pred"]
+        return d[Keys.PRED]
 
 
 class PredictLungMaskd(MapTransform):
@@ -68,7 +71,7 @@ class PredictLungMaskd(MapTransform):
         self,
         keys: KeysCollection,
         bundle_dir: str | os.PathLike,
-        mask_key: str = "lung",
+        mask_key: str = Keys.LUNG,
         device: str | torch.device = "cpu",
         enabled: bool = True,
         allow_missing_keys: bool = False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -13,7 +13,9 @@ from monai.transforms import MapTransform
 from monai.utils import TransformBackends
 from scipy import ndimage
 
-__all__ = ["LUNG_FRACTION_RANGE", "MIN_LEFT_RIGHT_RATIO", "QUALITY_FIELDS", "lung_mask_quality", "LungMaskQualityd"]
+from monai_ext.constants import Keys
+
+__all__ = ["LUNG_FRACTION_RANGE", "MIN_LEFT_RIGHT_RATIO", "QUALITY_FIELDS", "LungMaskQualityd", "lung_mask_quality"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ MIN_REGION_SHARE = 0.02
 #: smaller over larger lung area (left and right halves of the image) below which a mask is flagged
 MIN_LEFT_RIGHT_RATIO = 0.3
 #: the values :func:`lung_mask_quality` returns, as manifest and predictions columns
-QUALITY_FIELDS = ("lung_fraction", "lung_regions", "left_right_ratio", "mask_flags")
+QUALITY_FIELDS = ("lung_fraction", "lung_regions", "left_right_ratio", Keys.MASK_FLAGS)
 
 
 def lung_mask_quality(mask: np.ndarray | torch.Tensor) -> dict[str, Any]:
@@ -51,8 +53,12 @@ def lung_mask_quality(mask: np.ndarray | torch.Tensor) -> dict[str, Any]:
         flags.append(f"{regions} lung regions ({EXPECTED_LUNG_REGIONS} expected)")
     if ratio < MIN_LEFT_RIGHT_RATIO:
         flags.append(f"left/right area ratio {ratio:.2f} (below {MIN_LEFT_RIGHT_RATIO})")
-    return {"lung_fraction": round(fraction, 4), "lung_regions": int(regions), "left_right_ratio": round(ratio, 3),
-            "mask_flags": "; ".join(flags)}
+    return {
+        "lung_fraction": round(fraction, 4),
+        "lung_regions": int(regions),
+        "left_right_ratio": round(ratio, 3),
+        Keys.MASK_FLAGS: "; ".join(flags),
+    }
 
 
 class LungMaskQualityd(MapTransform):
@@ -65,9 +71,9 @@ class LungMaskQualityd(MapTransform):
         allow_missing_keys: don't raise when a key is missing.
     """
 
-    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+    backend: ClassVar[list[TransformBackends]] = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
-    def __init__(self, keys: KeysCollection, name_key: str = "name", allow_missing_keys: bool = False) -> None:
+    def __init__(self, keys: KeysCollection, name_key: str = Keys.NAME, allow_missing_keys: bool = False) -> None:
         super().__init__(keys, allow_missing_keys)
         self.name_key = name_key
 
@@ -75,7 +81,7 @@ class LungMaskQualityd(MapTransform):
         d = dict(data)
         for key in self.key_iterator(d):
             quality = lung_mask_quality(d[key])
-            if quality["mask_flags"]:
-                logger.warning("%s: implausible lung mask: %s", d.get(self.name_key, key), quality["mask_flags"])
+            if quality[Keys.MASK_FLAGS]:
+                logger.warning("%s: implausible lung mask: %s", d.get(self.name_key, key), quality[Keys.MASK_FLAGS])
             d.update(quality)
         return d

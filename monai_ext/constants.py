@@ -1,0 +1,55 @@
+"""The project's names, each defined once: data keys, file suffixes, input modes, backbones, splits,
+bundle names and where the repository and its default data are."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+__all__ = [
+    "BACKBONES",
+    "BUNDLE_NAMES",
+    "CLS_BUNDLE",
+    "IMAGE_SUFFIXES",
+    "INPUT_MODES",
+    "REPO_ROOT",
+    "SEG_BUNDLE",
+    "SPLITS",
+    "SYNTHETIC_ROOT",
+    "Keys",
+]
+
+
+class Keys(str, Enum):
+    """Keys of the data dictionaries the bundles' transforms and handlers pass along."""
+
+    IMAGE = "image"  #: the radiograph (a path, then the loaded image)
+    LUNG = "lung"  #: its lung mask (a path, then the loaded mask)
+    LABEL = "label"  #: the training target: the lung mask in segmentation, the class index in classification
+    PRED = "pred"  #: the network output after postprocessing
+    NAME = "name"  #: the input's path relative to its dataset folder: names outputs and report rows
+    MASK_NAME = "mask_name"  #: the mask file a segmentation batch job writes for the input, relative to output_dir
+    MASK_SOURCE = "mask_source"  #: where a classification input's mask came from: file, predicted or none
+    MASK_FLAGS = "mask_flags"  #: the lung-mask plausibility checks the mask failed, "; "-joined
+    PATIENT_ID = "patient_id"
+    SOURCE = "source"  #: the dataset source (hospital, collection) an image comes from
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: file name suffixes taken as radiographs when a folder is scanned (lower case)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
+#: what the classifier sees: the whole radiograph, the lungs only, everything but the lungs
+INPUT_MODES = ("cxr", "lung", "no_lung")
+#: the classification backbones of the study (torchvision architectures)
+BACKBONES = ("resnet50", "vgg19_bn", "efficientnet_b7")
+#: the splits of a data list, in order
+SPLITS = ("training", "validation", "test")
+#: the two bundles under ``bundles/``
+SEG_BUNDLE = "cxr_lung_segmentation"
+CLS_BUNDLE = "cxr_covid_classification"
+BUNDLE_NAMES = (SEG_BUNDLE, CLS_BUNDLE)
+#: this repository, and its embedded default dataset (written on first read, or by ``make data``)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SYNTHETIC_ROOT = REPO_ROOT / "data" / "synthetic"
