@@ -40,14 +40,14 @@ def shared_data(name: str) -> Path:
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
-def run_cli(args: list[str], cwd: Path = REPO, timeout: int = 600) -> str:
-    """Run a command the way a user types it; fail the test with its output when it fails."""
+def run_cli(args: list[str], cwd: Path = REPO, timeout: int = 600, env: dict[str, str] | None = None) -> str:
+    """Run a command the way a user types it (``env`` adds variables); fail the test with its output when it fails."""
     import os
     import subprocess
     import sys
 
     cmd = [sys.executable if a == "python" else a for a in args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2", **(env or {})}
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:

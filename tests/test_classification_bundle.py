@@ -10,9 +10,11 @@ import shutil
 import pytest
 import torch
 from conftest import REPO, run_cli
+from PIL import Image
 
 from monai_ext.data_lists import build_covidx, write_datalist
 from monai_ext.networks import FPNDenseNet121, TorchVisionClassifier
+from monai_ext.transforms import LoadCXR
 
 BUNDLE = REPO / "bundles" / "cxr_covid_classification"
 CONFIGS = BUNDLE / "configs"
@@ -217,3 +219,47 @@ def test_export_and_bundle_checks(resnet_lung):
         ]
     )
     assert "verified with no error" in log
+
+
+@pytest.mark.parametrize("mode", ["lung", "no_lung", "cxr"])
+def test_the_input_mode_is_applied_to_the_pixels_the_network_sees(synthetic_root, tmp_path, mode):
+    """The bundle's own validation preprocessing: outside the lungs (lung) or inside them (no_lung) the
+    network sees exactly the normalised value of black; cxr keeps both."""
+    import numpy as np
+    from monai.bundle import ConfigParser
+    from scipy import ndimage
+
+    datalist = tmp_path / "binary.json"
+    masks = synthetic_root / "covidx-lung-gt"
+    write_datalist(
+        build_covidx(synthetic_root / "covidx", classes="binary", val_fraction=0.2, seed=0, masks=masks), datalist
+    )
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    size = 48
+    parser.update(
+        {
+            "dataset_dir": str(synthetic_root / "covidx"),
+            "mask_dir": str(masks),
+            "datalist": str(datalist),
+            "input_mode": mode,
+            "image_size": size,
+        }
+    )
+    item = parser.get_parsed_content("validate#dataset#data")[0]
+    image = parser.get_parsed_content("validate#preprocessing")(dict(item))["image"].numpy()
+    lung = LoadCXR()(item["lung"])[0].numpy() > 0.5
+    lung = np.asarray(Image.fromarray(lung.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)) > 0
+    far_out = ~ndimage.binary_dilation(lung, iterations=2)  # away from the border the resizing blends
+    deep_in = ndimage.binary_erosion(lung, iterations=2)
+    black = (0.0 - 0.485) / 0.229  # ImageNet normalisation of channel 0
+    assert far_out.any() and deep_in.any()
+    outside, inside = image[0][far_out], image[0][deep_in]
+    if mode == "lung":
+        np.testing.assert_allclose(outside, black, atol=1e-3)  # anti-aliasing reaches a little further
+        assert (inside > black + 0.1).mean() > 0.9
+    elif mode == "no_lung":
+        np.testing.assert_allclose(inside, black, atol=1e-3)
+        assert (outside > black + 0.1).mean() > 0.5
+    else:
+        assert (inside > black + 0.1).mean() > 0.9 and (outside > black + 0.1).mean() > 0.5

@@ -253,10 +253,18 @@ def test_monai_bundle_checks(tmp_path):
     assert "data shape of network is verified with no error" in log
 
 
-def test_multi_gpu_config_runs_under_torchrun_on_cpu(trained, tmp_path):
+def test_multi_gpu_config_trains_both_ranks_to_the_same_weights_under_torchrun_on_cpu(trained, tmp_path):
     common = [a if a != str(trained["work"] / "train") else str(tmp_path / "train") for a in trained["common"]]
     common = [a if a != str(trained["work"] / "models") else str(tmp_path / "models") for a in common]
-    log = run_cli(
+    # every rank saves its weights at the end: a test handler beside the config's own, in a third config file
+    extra = tmp_path / "save_per_rank.json"
+    handlers = (
+        "$@train#handlers + (@train#rank0_handlers if dist.get_rank() == 0 else [])"
+        f" + [rank_weights.SaveWeightsPerRank(@network, '{tmp_path / 'ranks'}')]"
+    )
+    extra.write_text(json.dumps({"rank_weights": "$import rank_weights", "train#trainer#train_handlers": handlers}))
+    configs = f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}','{extra}']"
+    run_cli(
         [
             sys.executable,
             "-m",
@@ -270,14 +278,21 @@ def test_multi_gpu_config_runs_under_torchrun_on_cpu(trained, tmp_path):
             "run",
             "training",
             "--config_file",
-            f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}']",
+            configs,
             "--max_epochs",
             "1",
             *common,
-        ]
+        ],
+        env={"PYTHONPATH": str(REPO / "tests")},
     )
-    assert "val_mean_dice" in log
+    ranks = [torch.load(tmp_path / "ranks" / f"rank{r}.pt", map_location="cpu", weights_only=True) for r in (0, 1)]
+    assert ranks[0].keys() == ranks[1].keys()
+    for name, tensor in ranks[0].items():
+        torch.testing.assert_close(ranks[1][name], tensor, rtol=0, atol=0, msg=name)
+    # rank 0 alone wrote the best model and the resume checkpoint, and the model is rank 0's final weights or earlier
     assert (tmp_path / "models" / "model.pt").is_file() and (tmp_path / "train" / "checkpoint_epoch=1.pt").is_file()
+    final = torch.load(tmp_path / "train" / "checkpoint_epoch=1.pt", map_location="cpu", weights_only=True)["model"]
+    assert all(torch.equal(final[k], ranks[0][k]) for k in ranks[0])
 
 
 def test_network_shapes_and_pretrained_switch():

@@ -21,13 +21,13 @@ from monai.deploy.core import AppContext, Application, Image, IOType
 from monai.deploy.operators.monai_bundle_inference_operator import IOMapping
 
 from monai_ext.bundle import find_bundle_root
-from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE
+from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE, Keys
+from monai_ext.deploy.finder import find_chest_radiographs
 from monai_ext.deploy.operators import (
     CovidClassifierOperator,
     CXRLoaderOperator,
     CXRResultWriterOperator,
     LungSegmentationOperator,
-    find_chest_radiographs,
 )
 
 __all__ = ["CLS", "SEG", "CXRDeployApp"]
@@ -61,8 +61,8 @@ class CXRDeployApp(Application):
             model_name=SEG,
             bundle_path=models / SEG / "model.ts",
             name="lung_segmentation",
-            input_mapping=[IOMapping("image", Image, IOType.IN_MEMORY)],
-            output_mapping=[IOMapping("pred", Image, IOType.IN_MEMORY)],
+            input_mapping=[IOMapping(Keys.IMAGE, Image, IOType.IN_MEMORY)],
+            output_mapping=[IOMapping(Keys.PRED, Image, IOType.IN_MEMORY)],
         )
         classifier = CovidClassifierOperator(
             self,
@@ -72,11 +72,11 @@ class CXRDeployApp(Application):
             name="covid_classifier",
         )
         writer = CXRResultWriterOperator(self, output_folder=output_folder, skipped=skipped, name="writer")
-        self.add_flow(loader, seg, {("image", "image")})
-        self.add_flow(loader, classifier, {("image", "image")})
-        self.add_flow(seg, classifier, {("pred", "lung")})
-        self.add_flow(loader, writer, {("image", "image")})
-        self.add_flow(seg, writer, {("pred", "mask")})
+        self.add_flow(loader, seg, {(Keys.IMAGE, Keys.IMAGE)})
+        self.add_flow(loader, classifier, {(Keys.IMAGE, Keys.IMAGE)})
+        self.add_flow(seg, classifier, {(Keys.PRED, Keys.LUNG)})
+        self.add_flow(loader, writer, {(Keys.IMAGE, Keys.IMAGE)})
+        self.add_flow(seg, writer, {(Keys.PRED, "mask")})
         self.add_flow(classifier, writer, {("probabilities", "probabilities")})
 
 

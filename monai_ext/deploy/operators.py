@@ -1,6 +1,6 @@
 """Operators of the MONAI Deploy application, one radiograph per message.
 
-- :class:`CXRLoaderOperator` finds the chest radiographs in a folder of DICOM files (CR or DX,
+- :class:`CXRLoaderOperator` finds the chest radiographs (``finder.py``) in a folder of DICOM files (CR or DX,
   one frame, body part chest or unstated) and loads each with the project's reader (Modality LUT,
   VOI window, MONOCHROME1 inverted): a 2-D CR has no volume geometry, so the SDK's
   ``DICOMSeriesToVolumeOperator`` does not fit it.
@@ -10,7 +10,7 @@
   segmentation operator) and its exported TorchScript, and emits class probabilities.
 - :class:`CXRResultWriterOperator` writes, per radiograph, the mask (PNG, 0/255, at the radiograph's
   size, and a DICOM SEG referencing the radiograph), the class probabilities (``result.json`` and a
-  DICOM SR measurement report, TID 1500); and ``results.json`` for the whole folder.
+  DICOM SR measurement report, TID 1500; ``dicom_outputs.py``); and ``results.json`` for the whole folder.
 """
 
 from __future__ import annotations
@@ -20,142 +20,22 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import highdicom as hd
 import numpy as np
 import pydicom
 import torch
-from highdicom.sr import CodedConcept
 from monai.deploy.core import Fragment, Image, Operator, OperatorSpec
 from monai.deploy.operators.monai_bundle_inference_operator import MonaiBundleInferenceOperator, filter_compose
-from pydicom.sr.codedict import codes
 
 from monai_ext.bundle import inference_parser
+from monai_ext.constants import Keys
 from monai_ext.data import read_cxr, write_png
+from monai_ext.deploy.dicom_outputs import write_classification_sr, write_lung_seg
 from monai_ext.errors import CXRReadError
-from monai_ext.utils import atomic_path, write_json
+from monai_ext.utils import write_json
 
-__all__ = [
-    "CHEST_BODY_PARTS",
-    "CXRLoaderOperator",
-    "CXRResultWriterOperator",
-    "CovidClassifierOperator",
-    "LungSegmentationOperator",
-    "find_chest_radiographs",
-    "write_classification_sr",
-    "write_lung_seg",
-]
+__all__ = ["CXRLoaderOperator", "CXRResultWriterOperator", "CovidClassifierOperator", "LungSegmentationOperator"]
 
 logger = logging.getLogger(__name__)
-
-CHEST_BODY_PARTS = {"CHEST", "THORAX", "LUNG", ""}
-RADIOGRAPH_MODALITIES = {"CR", "DX"}
-
-
-def find_chest_radiographs(folder: Path) -> tuple[list[Path], dict[str, str]]:
-    """DICOM files under ``folder`` that are single-frame chest radiographs, and why each other file is not."""
-    chosen, skipped = [], {}
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception as e:  # noqa: BLE001 - not DICOM, or unreadable: reported, not fatal
-            skipped[str(path)] = f"not a readable DICOM file ({type(e).__name__})"
-            continue
-        modality = str(ds.get("Modality", ""))
-        body_part = str(ds.get("BodyPartExamined", "") or "").upper()
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        if modality not in RADIOGRAPH_MODALITIES:
-            skipped[str(path)] = f"modality {modality or 'missing'} is not a radiograph (CR, DX)"
-        elif body_part not in CHEST_BODY_PARTS:
-            skipped[str(path)] = f"body part {body_part} is not the chest"
-        elif frames != 1:
-            skipped[str(path)] = f"{frames} frames; one expected"
-        else:
-            chosen.append(path)
-    return chosen, skipped
-
-
-def write_lung_seg(source: Path, mask: np.ndarray, out: Path, version: str = "0.1.0") -> Path:
-    """A binary DICOM SEG (highdicom) of ``mask`` (rows, columns) over the radiograph ``source``: segment 1,
-    lung (SCT), automatic, algorithm ``cxr_lung_segmentation``; new series, written atomically."""
-    algorithm = hd.AlgorithmIdentificationSequence(
-        name="cxr_lung_segmentation", version=version, family=codes.DCM.ArtificialIntelligence
-    )
-    segment = hd.seg.SegmentDescription(
-        segment_number=1,
-        segment_label="lung",
-        segmented_property_category=codes.SCT.Organ,
-        segmented_property_type=codes.SCT.Lung,
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=algorithm,
-    )
-    seg = hd.seg.Segmentation(
-        source_images=[pydicom.dcmread(source)],
-        pixel_array=(mask > 0).astype(np.uint8)[None],
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[segment],
-        series_instance_uid=hd.UID(),
-        series_number=900,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="cxr-monai",
-        manufacturer_model_name="cxr_lung_segmentation",
-        software_versions=version,
-        device_serial_number="none",
-    )
-    with atomic_path(out) as tmp:
-        seg.save_as(tmp)
-    return out
-
-
-#: private coding scheme of the probability concepts (DICOM reserves "99" prefixes for local schemes)
-CODING_SCHEME = "99CXRMONAI"
-COVID_19 = CodedConcept("840539006", "SCT", "COVID-19")
-CHEST_X_RAY = CodedConcept("24627-2", "LN", "Chest X-ray")
-
-
-def write_classification_sr(source: Path, probabilities: dict[str, float], out: Path, version: str = "0.1.0") -> Path:
-    """A Comprehensive 3D SR measurement report (TID 1500, highdicom) of the class probabilities of the
-    radiograph ``source``: one measurement group (finding COVID-19) with one measurement per class,
-    the algorithm named, the radiograph as source image; written atomically."""
-    ds = pydicom.dcmread(source, stop_before_pixels=True)
-    algorithm = hd.sr.AlgorithmIdentification(name="cxr_covid_classification", version=version)
-    measurements = [
-        hd.sr.Measurement(
-            name=CodedConcept(f"P-{name}", CODING_SCHEME, f"Probability of {name}"),
-            value=float(p),
-            unit=CodedConcept("1", "UCUM", "no units"),
-            algorithm_id=algorithm,
-        )
-        for name, p in probabilities.items()
-    ]
-    group = hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="COVID-19 classification"),
-        measurements=measurements,
-        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)],
-        finding_type=COVID_19,
-        algorithm_id=algorithm,
-    )
-    device = hd.sr.DeviceObserverIdentifyingAttributes(uid=hd.UID(), name="cxr_covid_classification")
-    context = hd.sr.ObservationContext(
-        observer_device_context=hd.sr.ObserverContext(
-            observer_type=codes.DCM.Device, observer_identifying_attributes=device
-        )
-    )
-    report = hd.sr.MeasurementReport(
-        observation_context=context, procedure_reported=CHEST_X_RAY, imaging_measurements=[group]
-    )
-    sr = hd.sr.Comprehensive3DSR(
-        evidence=[ds],
-        content=report[0],
-        series_number=901,
-        series_instance_uid=hd.UID(),
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="cxr-monai",
-    )
-    with atomic_path(out) as tmp:
-        sr.save_as(tmp)
-    return out
 
 
 class CXRLoaderOperator(Operator):
@@ -168,7 +48,7 @@ class CXRLoaderOperator(Operator):
         super().__init__(fragment, *args, **kwargs)
 
     def setup(self, spec: OperatorSpec) -> None:
-        spec.output("image")
+        spec.output(Keys.IMAGE)
 
     def compute(self, op_input, op_output, context) -> None:
         path = self.files[self.index]
@@ -180,7 +60,7 @@ class CXRLoaderOperator(Operator):
             array, meta = np.zeros((8, 8), np.float32), {"filename_or_obj": str(path), "error": str(e)}
         meta["SOPInstanceUID"] = str(pydicom.dcmread(path, stop_before_pixels=True).get("SOPInstanceUID", path.stem))
         meta["spatial_shape"] = np.asarray(array.shape)
-        op_output.emit(Image(array[None].astype(np.float32), metadata=meta), "image")
+        op_output.emit(Image(array[None].astype(np.float32), metadata=meta), Keys.IMAGE)
 
 
 class LungSegmentationOperator(MonaiBundleInferenceOperator):
@@ -215,16 +95,16 @@ class CovidClassifierOperator(Operator):
         super().__init__(fragment, *args, **kwargs)
 
     def setup(self, spec: OperatorSpec) -> None:
-        spec.input("image")
-        spec.input("lung")
+        spec.input(Keys.IMAGE)
+        spec.input(Keys.LUNG)
         spec.output("probabilities")
 
     def compute(self, op_input, op_output, context) -> None:
-        image, lung = op_input.receive("image"), op_input.receive("lung")
-        data = self.preprocessing({"image": image.asnumpy(), "lung": lung.asnumpy()})
+        image, lung = op_input.receive(Keys.IMAGE), op_input.receive(Keys.LUNG)
+        data = self.preprocessing({"image": image.asnumpy(), Keys.LUNG: lung.asnumpy()})
         with torch.no_grad():
-            data["pred"] = self.model(data["image"][None].to(self.device))[0]
-        probs = self.postprocessing(data)["pred"].detach().cpu().numpy()
+            data[Keys.PRED] = self.model(data[Keys.IMAGE][None].to(self.device))[0]
+        probs = self.postprocessing(data)[Keys.PRED].detach().cpu().numpy()
         op_output.emit(
             {
                 "input_mode": self.input_mode,
@@ -246,12 +126,12 @@ class CXRResultWriterOperator(Operator):
         super().__init__(fragment, *args, **kwargs)
 
     def setup(self, spec: OperatorSpec) -> None:
-        spec.input("image")
+        spec.input(Keys.IMAGE)
         spec.input("mask")
         spec.input("probabilities")
 
     def compute(self, op_input, op_output, context) -> None:
-        image, mask = op_input.receive("image"), op_input.receive("mask")
+        image, mask = op_input.receive(Keys.IMAGE), op_input.receive("mask")
         probabilities = op_input.receive("probabilities")
         meta = image.metadata()
         folder = self.output_folder / meta["SOPInstanceUID"]

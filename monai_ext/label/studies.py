@@ -17,6 +17,7 @@ import numpy as np
 from pydicom.data import get_testdata_file
 
 from monai_ext.bundle import default_data_path, ensure_default_data
+from monai_ext.constants import Keys
 from monai_ext.data import find_cxr_images, read_cxr, write_png
 
 __all__ = ["make_studies"]
@@ -42,8 +43,8 @@ def make_studies(out: Path, labelled: int = 12, unlabelled: int = 6) -> Path:
         write_png((read_cxr(mask)[0] > 0).astype(np.uint8), out / "labels" / "final" / name)
     by_suffix: dict[str, Path] = {}  # one image of each format, then more
     for item in find_cxr_images(synthetic / "covidx" / "test"):
-        by_suffix.setdefault(Path(item["image"]).suffix.lower(), Path(item["image"]))
-    others = [Path(item["image"]) for item in find_cxr_images(synthetic / "covidx" / "test")]
+        by_suffix.setdefault(Path(item[Keys.IMAGE]).suffix.lower(), Path(item[Keys.IMAGE]))
+    others = [Path(item[Keys.IMAGE]) for item in find_cxr_images(synthetic / "covidx" / "test")]
     for path in list(dict.fromkeys([*by_suffix.values(), *others]))[:unlabelled]:
         shutil.copy2(path, out / _plain_name(path.name))
     shutil.copy2(get_testdata_file("RG1_UNCR.dcm"), out / "RG1_UNCR.dcm")

@@ -23,6 +23,7 @@ from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
 
 from monai_ext.bundle import read_class_names
+from monai_ext.constants import Keys
 from monai_ext.transforms import SaveLungMaskd
 
 __all__ = ["CovidClassificationInfer", "LungSegmentationInfer", "read_class_names"]
@@ -47,11 +48,11 @@ class LungSegmentationInfer(BundleInferTask):
     def post_transforms(self, data=None) -> Sequence[Callable]:
         return [
             *super().post_transforms(data),
-            SqueezeDimd(keys="pred", dim=0),
+            SqueezeDimd(keys=Keys.PRED, dim=0),
             # (rows, columns) -> MONAI's (x, y): MONAI Label's writer transposes back when it saves
-            Transposed(keys="pred", indices=(1, 0)),
-            CastToTyped(keys="pred", dtype=np.uint8),
-            ToNumpyd(keys="pred"),
+            Transposed(keys=Keys.PRED, indices=(1, 0)),
+            CastToTyped(keys=Keys.PRED, dtype=np.uint8),
+            ToNumpyd(keys=Keys.PRED),
         ]
 
 
@@ -69,6 +70,6 @@ class CovidClassificationInfer(BundleInferTask):
 
     def writer(self, data: dict[str, Any], extension=None, dtype=None) -> tuple[Any, dict[str, Any]]:
         """No label file: the answer is JSON with each class's probability and the predicted class."""
-        probs = np.asarray(data["pred"], dtype=np.float64).reshape(-1)
+        probs = np.asarray(data[Keys.PRED], dtype=np.float64).reshape(-1)
         scores = {name: round(float(p), 6) for name, p in zip(self.class_names, probs)}
         return None, {"prediction": self.class_names[int(probs.argmax())], "probabilities": scores}

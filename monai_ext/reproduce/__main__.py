@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from monai_ext.bundle import REPO_ROOT
-from monai_ext.constants import BACKBONES, INPUT_MODES
+from monai_ext.constants import BACKBONES, INPUT_MODES, SYNTHETIC_ROOT
 from monai_ext.reproduce.report import write_report
 from monai_ext.reproduce.steps import Step, StepFailed, StepRunner
 from monai_ext.reproduce.study import PROFILES, StudyPaths, study_steps
@@ -43,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         synthetic = profile["synthetic"]
         gt_masks = None
         if args.qu_ex is None or args.covidx is None:
-            root = REPO_ROOT / "data" / "synthetic" if synthetic == DEFAULTS else run_dir / "data"
+            root = SYNTHETIC_ROOT if synthetic == DEFAULTS else run_dir / "data"
             runner.run(
                 Step(
-                    "synthetic",
-                    [
+                    name="synthetic",
+                    command=[
                         sys.executable,
                         "-m",
                         "monai_ext.synthetic",
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                         str(root),
                         *[f"--{k.replace('_', '-')}={v}" for k, v in synthetic.items()],
                     ],
-                    [root / "synthetic.json"],
+                    outputs=[root / "synthetic.json"],
                     settings=synthetic,
                 )
             )

@@ -19,7 +19,7 @@ from helpers import CLS, SEG, bundle_copy
 from PIL import Image
 
 from monai_ext.deploy.demo import run_demo
-from monai_ext.deploy.operators import find_chest_radiographs
+from monai_ext.deploy.finder import find_chest_radiographs
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,129 @@
+"""The study's figures: confusion matrices, ROC curves, the lung-mask gallery, training curves."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monai_ext.data.image_reader import read_cxr
+from monai_ext.data.inputs import mask_lookup, mask_path_for
+from monai_ext.metrics.classification import roc_curve
+from monai_ext.reproduce.results import per_image
+from monai_ext.reproduce.study import StudyPaths
+from monai_ext.utils import atomic_path
+
+__all__ = ["draw_figures"]
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+
+
+def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    runs = results["classification"]
+    # confusion matrices, all runs on one sheet
+    fig, axes = plt.subplots(
+        len(backbones), len(modes), figsize=(3.2 * len(modes), 3.0 * len(backbones)), squeeze=False
+    )
+    for i, backbone in enumerate(backbones):
+        for j, mode in enumerate(modes):
+            ax = axes[i][j]
+            run = runs.get(f"{backbone}/{mode}")
+            ax.set_title(f"{backbone} / {mode}", fontsize=9)
+            if not run:
+                ax.axis("off")
+                continue
+            cm = np.array(run["overall"]["confusion_matrix"])
+            names = run["overall"]["class_names"]
+            ax.imshow(cm, cmap="Blues")
+            for (r, c), v in np.ndenumerate(cm):
+                ax.text(c, r, str(v), ha="center", va="center", fontsize=9)
+            ax.set_xticks(range(len(names)), names, fontsize=7)
+            ax.set_yticks(range(len(names)), names, fontsize=7)
+            ax.set_xlabel("predicted", fontsize=8)
+            ax.set_ylabel("true", fontsize=8)
+    _save(fig, out / "confusion_matrices.png")
+    plt.close(fig)
+    written.append("confusion_matrices.png")
+    # ROC curves of the positive (last) class from the per-image predictions
+    fig, axes = plt.subplots(1, len(backbones), figsize=(4 * len(backbones), 3.8), squeeze=False)
+    for i, backbone in enumerate(backbones):
+        ax = axes[0][i]
+        for mode in modes:
+            pred_file = paths.cls(backbone, mode) / "eval" / "predictions.csv"
+            if not pred_file.is_file():
+                continue
+            rows = list(csv.DictReader(pred_file.open()))
+            names = [k[len("prob_") :] for k in rows[0] if k.startswith("prob_")]
+            positive = np.array([r["true"] == names[-1] for r in rows])
+            fpr, tpr = roc_curve(positive, np.array([float(r[f"prob_{names[-1]}"]) for r in rows]))
+            auc = runs[f"{backbone}/{mode}"]["headline"]["auc"]["value"]
+            ax.plot(fpr, tpr, label=f"{mode} (AUC {auc:.3f})" if auc is not None else mode)
+        ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+        ax.set_title(backbone, fontsize=10)
+        ax.set_xlabel("1 - specificity")
+        ax.set_ylabel("sensitivity")
+        ax.legend(fontsize=8, loc="lower right")
+    _save(fig, out / "roc_curves.png")
+    plt.close(fig)
+    written.append("roc_curves.png")
+    # predicted lung masks over their images: best and worst Dice of the segmentation test split
+    dice = sorted(per_image(paths.seg / "eval", "val_mean_dice"), key=lambda r: r[1])
+    if dice:
+        picks = [("worst", r) for r in dice[:3]] + [("best", r) for r in dice[-3:][::-1]]
+        fig, axes = plt.subplots(1, len(picks), figsize=(2.6 * len(picks), 2.9), squeeze=False)
+        lookup = mask_lookup(paths.seg / "test_masks")
+        for ax, (kind, (image_path, value)) in zip(axes[0], picks):
+            image, _ = read_cxr(image_path)
+            ax.imshow(image, cmap="gray")
+            mask_path = mask_path_for(paths.seg / "test_masks", os.path.relpath(image_path, paths.qu_ex), lookup)
+            if mask_path is not None and mask_path.is_file():
+                mask, _ = read_cxr(mask_path)
+                if mask.shape == image.shape:
+                    ax.contour(mask > 0.5, levels=[0.5], colors="yellow", linewidths=0.8)
+            ax.set_title(f"{kind}: Dice {value:.3f}", fontsize=8)
+            ax.axis("off")
+        _save(fig, out / "mask_gallery.png")
+        plt.close(fig)
+        written.append("mask_gallery.png")
+    # training and validation curves from the TensorBoard logs
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def scalars(folder: Path, tag: str) -> tuple[list[int], list[float]]:
+        steps, values = [], []
+        for events in sorted(folder.glob("events.out.tfevents.*")):
+            acc = EventAccumulator(str(events))
+            acc.Reload()
+            if tag in acc.Tags().get("scalars", []):
+                for e in acc.Scalars(tag):
+                    steps.append(e.step)
+                    values.append(e.value)
+        return steps, values
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    for tag, ax in (("train_loss", axes[0]), ("val_mean_dice", axes[1])):
+        ax.plot(*scalars(paths.seg / "train", tag), label=tag)
+        ax.set_title(f"segmentation: {tag}", fontsize=10)
+        ax.set_xlabel("iteration" if tag == "train_loss" else "epoch")
+    for key in runs:
+        backbone, mode = key.split("/")
+        steps, values = scalars(paths.cls(backbone, mode) / "train", "val_auc")
+        axes[2].plot(steps, values, marker=".", label=key)
+    axes[2].set_title("classification: validation ROC AUC", fontsize=10)
+    axes[2].set_xlabel("epoch")
+    axes[2].legend(fontsize=6)
+    _save(fig, out / "training_curves.png")
+    plt.close(fig)
+    written.append("training_curves.png")
+    return written

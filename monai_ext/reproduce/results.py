@@ -1,0 +1,65 @@
+"""Reading the study's runs back: every classification run's metrics and the segmentation summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monai_ext.metrics.intervals import bootstrap_mean
+from monai_ext.reproduce.study import StudyPaths
+
+__all__ = ["collect_results", "headline", "per_image"]
+
+
+def headline(report: dict) -> dict[str, dict]:
+    """Accuracy, recall, precision, F1 (of the positive, last class when binary; macro otherwise), AUC."""
+    names = report["class_names"]
+    if len(names) == 2:
+        pos = report["per_class"][names[-1]]
+        f1 = {"value": pos["f1"], "ci95": pos["f1_ci95"]}
+        recall, precision = pos["sensitivity"], pos["precision"]
+    else:
+        f1 = {"value": report["macro"]["f1"], "ci95": report["macro"]["f1_ci95"]}
+        recall = {"value": report["macro"]["sensitivity"], "ci95": [None, None]}
+        precision = {"value": report["macro"]["precision"], "ci95": [None, None]}
+    return {"accuracy": report["accuracy"], "recall": recall, "precision": precision, "f1": f1, "auc": report["auc"]}
+
+
+def per_image(seg_eval: Path, metric: str) -> list[tuple[str, float]]:
+    """``(image path, value)`` rows of MONAI's ``MetricsSaver`` file ``<metric>_raw.csv``, undefined values left out."""
+    raw = seg_eval / f"{metric}_raw.csv"
+    if not raw.is_file():
+        return []
+    rows = list(csv.reader(raw.open()))[1:]
+    return [(r[0], float(r[1])) for r in rows if r and r[1] not in ("", "nan")]
+
+
+def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
+    """Read every run's metrics back into one structure (``results.json``)."""
+    results: dict[str, Any] = {"classification": {}, "segmentation": {}}
+    for backbone in backbones:
+        for mode in modes:
+            metrics_file = paths.cls(backbone, mode) / "eval" / "metrics.json"
+            if metrics_file.is_file():
+                metrics = json.loads(metrics_file.read_text())
+                results["classification"][f"{backbone}/{mode}"] = {
+                    "backbone": backbone,
+                    "input_mode": mode,
+                    "headline": headline(metrics["overall"]),
+                    "overall": metrics["overall"],
+                    "per_source": metrics.get("per_source", {}),
+                }
+    summary_file = paths.seg / "eval" / "metrics_summary.json"
+    if summary_file.is_file():
+        seg = json.loads(summary_file.read_text())
+        out = {"summary": seg}
+        for name, key in (("dice", "val_mean_dice"), ("iou", "val_mean_iou")):
+            values = np.array([value for _, value in per_image(paths.seg / "eval", key)])
+            if values.size:
+                out[name] = bootstrap_mean(values)
+        results["segmentation"] = out
+    return results

@@ -1,0 +1,61 @@
+"""Blocks a bundle repeats to keep each config standalone stay equal: preprocessing of training and
+inference, the segmentation postprocessing of evaluation and inference."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import REPO
+
+SEG = REPO / "bundles" / "cxr_lung_segmentation" / "configs"
+CLS = REPO / "bundles" / "cxr_covid_classification" / "configs"
+
+
+#: arguments MONAI dictionary transforms take per key
+PER_KEY = {"mode", "anti_aliasing", "padding_mode", "align_corners", "dtype"}
+
+
+def _load(path):
+    return json.loads(path.read_text())
+
+
+def _image_only(transform: dict) -> dict | None:
+    """A dictionary transform's settings for the ``image`` key alone (per-key lists reduced to image's entry);
+    None when it does not touch the image."""
+    keys = transform["keys"] if isinstance(transform["keys"], list) else [transform["keys"]]
+    if "image" not in keys:
+        return None
+    at = keys.index("image")
+    out = {}
+    for name, value in transform.items():
+        if name == "keys":
+            out[name] = "image"
+        elif name in PER_KEY and isinstance(value, list):
+            out[name] = value[at]
+        else:
+            out[name] = value
+    return out
+
+
+def test_segmentation_inference_preprocesses_the_image_as_training_validation_does():
+    train = [t for t in map(_image_only, _load(SEG / "train.json")["train"]["deterministic_transforms"]) if t]
+    assert train == _load(SEG / "inference.json")["preprocessing"]["transforms"]
+
+
+def test_segmentation_evaluation_postprocesses_as_inference_does():
+    inference = _load(SEG / "inference.json")
+    evaluate = _load(SEG / "evaluate.json")["validate#postprocessing"]["transforms"]
+    activation = inference["postprocessing"]["transforms"][0]
+    assert activation["_target_"] == "Activationsd"
+    # inference also inverts to the input's size (Invertd) and writes files; the rest is the same
+    assert evaluate == [activation, *inference["lung_postprocessing"]]
+
+
+def test_classification_inference_preprocesses_as_training_validation_does():
+    train = _load(CLS / "train.json")["train"]["deterministic_transforms"]
+    inference = [
+        t
+        for t in _load(CLS / "inference.json")["preprocessing"]["transforms"]
+        if t["_target_"] != "monai_ext.transforms.PredictLungMaskd"  # masks made on the fly: inference only
+    ]
+    assert inference == train

@@ -1,0 +1,44 @@
+"""The no_lung shortcut probe's verdicts against hand-made runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from monai_ext.reproduce.probe import shortcut_probe
+
+
+def _run(cm, acc_ci, auc_ci):
+    return {"overall": {"confusion_matrix": cm}, "headline": {"accuracy": {"ci95": acc_ci}, "auc": {"ci95": auc_ci}}}
+
+
+CM = [[30, 10], [5, 15]]  # 40 negatives, 20 positives: always answering "negative" is right 40/60 times
+LUNG_LEARNS = _run(CM, [0.7, 0.9], [0.7, 0.95])
+LUNG_AT_CHANCE = _run(CM, [0.5, 0.8], [0.4, 0.7])
+
+
+def test_auc_above_chance_is_a_shortcut_even_when_accuracy_is_not():
+    probe = shortcut_probe(LUNG_LEARNS, _run(CM, [0.55, 0.75], [0.9, 0.99]))
+    assert probe.verdict == "shortcut" and probe.chance == pytest.approx(40 / 60)
+    assert probe.reasons == ["ROC AUC's lower 95% bound 0.900 > 0.5"]
+
+
+def test_accuracy_above_the_majority_rate_is_a_shortcut():
+    probe = shortcut_probe(LUNG_AT_CHANCE, _run(CM, [0.70, 0.85], [0.45, 0.8]))
+    assert probe.verdict == "shortcut"
+    assert probe.reasons == ["accuracy's lower 95% bound 70.0% > 66.7% (majority class)"]
+
+
+def test_chance_level_no_lung_beside_a_learning_lung_run_is_no_shortcut():
+    probe = shortcut_probe(LUNG_LEARNS, _run(CM, [0.5, 0.75], [0.35, 0.65]))
+    assert (probe.verdict, probe.reasons) == ("none", [])
+
+
+def test_when_neither_run_is_above_chance_the_probe_says_nothing():
+    assert shortcut_probe(LUNG_AT_CHANCE, _run(CM, [0.5, 0.75], [0.35, 0.65])).verdict == "uninformative"
+    no_interval = _run(CM, [None, None], [None, None])
+    assert shortcut_probe(no_interval, no_interval).verdict == "uninformative"
+
+
+def test_a_lower_bound_equal_to_chance_is_not_above_it():
+    probe = shortcut_probe(LUNG_LEARNS, _run(CM, [40 / 60, 0.8], [0.5, 0.7]))
+    assert probe.verdict == "none"
