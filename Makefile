@@ -7,12 +7,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic
 
-.PHONY: setup test lint data demo reproduce verify weights label label-env deploy-env deploy-demo integration clean help
+.PHONY: setup test lint bench data demo reproduce verify weights label label-env deploy-env deploy-demo integration clean help
 
 help:
 	@echo "make demo   - set up, then run the main job on the embedded synthetic data"
 	@echo "make test   - set up, then run the test suite"
 	@echo "make lint   - ruff check and ruff format --check of monai_ext and tests"
+	@echo "make bench  - training images/s and end-to-end latency, fp32 vs AMP: results/bench/bench.md"
 	@echo "make reproduce [QU_EX=DIR] [COVIDX=DIR] [PROFILE=default|real] [FORCE=1]"
 	@echo "             - the whole study and its report in results/<profile>/summary.md"
 	@echo "make verify - model-zoo checks of both bundles (files, sizes, metadata schema, net in/out, export)"
@@ -39,6 +40,10 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check monai_ext tests
 	$(VENV)/bin/ruff format --check monai_ext tests
+
+# training throughput (bundle trainer vs plain loop, fp32 vs AMP) and end-to-end latency on this machine
+bench: setup
+	$(PY) -m monai_ext.bench --out results/bench
 
 # synthetic default dataset (deterministic) and its MONAI data lists
 data: setup $(SYNTH)/synthetic.json data_lists/synthetic_lung_seg.json data_lists/synthetic_covidx.json

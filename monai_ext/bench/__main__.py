@@ -1,0 +1,145 @@
+"""``make bench``: training throughput (bundle trainer vs plain loop, fp32 vs AMP) and end-to-end latency
+(DICOM -> mask -> class, by part, with peak memory) on this machine, in one run.
+
+    python -m monai_ext.bench [--out results/bench] [--device cuda] [--quick]
+
+Prints a table and writes ``bench.json`` and ``bench.md`` to ``--out``. Each figure is the median over
+repeats. ``--quick`` shrinks every case (for a smoke test of the command, not for figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from monai_ext.bench.machine import machine_info
+from monai_ext.bench.training import CASES, bench_training
+from monai_ext.constants import REPO_ROOT
+from monai_ext.data.image_writer import write_png
+from monai_ext.utils import atomic_path, write_json
+
+__all__ = ["main", "run_benchmark"]
+
+#: the side of the very large radiograph of the latency test (issue: an 8000 x 8000 input)
+LARGE_SIDE = 8000
+
+
+def _large_png(folder: Path, side: int) -> Path:
+    """A smooth 16-bit grey PNG of ``side`` x ``side`` (a stand-in for a very large radiograph)."""
+    y, x = np.mgrid[0:side, 0:side].astype(np.float32) / side
+    image = (0.5 + 0.4 * np.sin(6 * x) * np.cos(4 * y)) * 65535
+    path = folder / f"large_{side}.png"
+    write_png(image.astype(np.uint16), path)
+    return path
+
+
+def _latency(path: Path, amp: bool, repeats: int, device: str) -> dict[str, Any]:
+    """One end-to-end latency measurement in a fresh process (so its peak RSS is its own)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "monai_ext.bench.inference",
+        "--input",
+        str(path),
+        "--repeats",
+        str(repeats),
+        "--device",
+        device,
+        *(["--amp"] if amp else []),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_benchmark(device: str = "cpu", quick: bool = False) -> dict[str, Any]:
+    """Every figure of the benchmark as one dictionary (what ``bench.json`` holds)."""
+    from pydicom.data import get_testdata_file
+
+    cases = CASES
+    if quick:
+        cases = tuple(replace(c, image_size=32, batch_size=2) for c in CASES[1:3])
+    training = [bench_training(case, iterations=1 if quick else 4, device=device) for case in cases]
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = [Path(get_testdata_file("RG1_UNCR.dcm")), _large_png(Path(tmp), 256 if quick else LARGE_SIDE)]
+        repeats = 1 if quick else 5
+        latency = [
+            _latency(path, amp, repeats if i == 0 else max(1, repeats // 2), device)
+            for i, path in enumerate(inputs)
+            for amp in (False, True)
+        ]
+    return {"machine": machine_info(), "device": device, "training": training, "latency": latency}
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        "# Benchmark",
+        "",
+        f"Machine: {m['cpu']}, {m['threads']} threads, AMX {m['amx']}, AVX512-BF16 {m['avx512_bf16']}, "
+        f"GPU {m['gpu'] or 'none'}; torch {m['torch']}, MONAI {m['monai']}; device {result['device']}.",
+        "",
+        "## Training, images/s (median)",
+        "",
+        "| network | px | batch | plain fp32 | bundle fp32 | bundle/plain | plain AMP | bundle AMP | bundle/plain "
+        "| AMP/fp32 (bundle) | AMP dtype |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in result["training"]:
+
+        def f(key: str, digits: int = 2) -> str:
+            return f"{t[key]:.{digits}f}" if key in t else "n/a"
+
+        lines.append(
+            f"| {t['network']} | {t['image_size']} | {t['batch_size']} | {f('plain_fp32_images_per_s')} | "
+            f"{f('bundle_fp32_images_per_s')} | {f('bundle_vs_plain_fp32')} | {f('plain_amp_images_per_s')} | "
+            f"{f('bundle_amp_images_per_s')} | {f('bundle_vs_plain_amp')} | {f('amp_vs_fp32_bundle')} | "
+            f"{t['amp_dtype'] or 'none'} |"
+        )
+    lines += [
+        "",
+        "## End to end: radiograph -> lung mask -> class (warm, seconds, median)",
+        "",
+        "| input | size | AMP | load | preprocess | segment | postprocess | classify | total | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["latency"]:
+        s = r["seconds"]
+        lines.append(
+            f"| {r['input']} | {r['shape'][0]}x{r['shape'][1]} | {'yes' if r['amp'] else 'no'} | {s['load']:.3f} | "
+            f"{s['preprocess']:.3f} | {s['segment']:.3f} | {s['postprocess']:.3f} | {s['classify']:.3f} | "
+            f"{r['total_s']:.3f} | {r['peak_rss_mb']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monai_ext.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(REPO_ROOT / "results" / "bench"))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--quick", action="store_true", help="tiny cases: a smoke test of the command, not figures")
+    args = parser.parse_args(argv)
+    logging.getLogger("monai_ext").setLevel(logging.ERROR)  # plausibility warnings of random-weight masks
+    result = run_benchmark(args.device, args.quick)
+    out = Path(args.out)
+    write_json(result, out / "bench.json")
+    text = _markdown(result)
+    with atomic_path(out / "bench.md") as tmp:
+        tmp.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
