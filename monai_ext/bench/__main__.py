@@ -87,19 +87,23 @@ def _markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Benchmark",
         "",
-        f"Machine: {m['cpu']}, {m['threads']} threads, AMX {m['amx']}, AVX512-BF16 {m['avx512_bf16']}, "
-        f"GPU {m['gpu'] or 'none'}; torch {m['torch']}, MONAI {m['monai']}; device {result['device']}.",
+        (
+            f"Machine: {m['cpu']}, {m['threads']} threads, AMX {m['amx']}, AVX512-BF16 {m['avx512_bf16']}, "
+            f"GPU {m['gpu'] or 'none'}; torch {m['torch']}, MONAI {m['monai']}; device {result['device']}."
+        ),
         "",
         "## Training, images/s (median)",
         "",
-        "| network | px | batch | plain fp32 | bundle fp32 | bundle/plain | plain AMP | bundle AMP | bundle/plain "
-        "| AMP/fp32 (bundle) | AMP dtype |",
+        (
+            "| network | px | batch | plain fp32 | bundle fp32 | bundle/plain | plain AMP | bundle AMP | bundle/plain "
+            "| AMP/fp32 (bundle) | AMP dtype |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in result["training"]:
 
-        def f(key: str, digits: int = 2) -> str:
-            return f"{t[key]:.{digits}f}" if key in t else "n/a"
+        def f(key: str, t: dict = t) -> str:
+            return f"{t[key]:.2f}" if key in t else "n/a"
 
         lines.append(
             f"| {t['network']} | {t['image_size']} | {t['batch_size']} | {f('plain_fp32_images_per_s')} | "
