@@ -30,6 +30,8 @@ from monai_ext.utils import atomic_path, write_json
 
 __all__ = ["main", "run_benchmark"]
 
+#: what the benchmark measures
+PARTS = ("training", "latency")
 #: the side of the very large radiograph of the latency test (issue: an 8000 x 8000 input)
 LARGE_SIDE = 8000
 
@@ -63,23 +65,28 @@ def _latency(path: Path, amp: bool, repeats: int, device: str) -> dict[str, Any]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_benchmark(device: str = "cpu", quick: bool = False) -> dict[str, Any]:
-    """Every figure of the benchmark as one dictionary (what ``bench.json`` holds)."""
+def run_benchmark(device: str = "cpu", quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """Every figure of the benchmark as one dictionary (what ``bench.json`` holds); ``parts`` picks
+    ``training`` and/or ``latency``."""
     from pydicom.data import get_testdata_file
 
     cases = CASES
     if quick:
         cases = tuple(replace(c, image_size=32, batch_size=2) for c in CASES[1:3])
-    training = [bench_training(case, iterations=1 if quick else 4, device=device) for case in cases]
+    result: dict[str, Any] = {"machine": machine_info(), "device": device, "training": [], "latency": []}
+    if "training" in parts:
+        result["training"] = [bench_training(case, iterations=1 if quick else 4, device=device) for case in cases]
+    if "latency" not in parts:
+        return result
     with tempfile.TemporaryDirectory() as tmp:
         inputs = [Path(get_testdata_file("RG1_UNCR.dcm")), _large_png(Path(tmp), 256 if quick else LARGE_SIDE)]
         repeats = 1 if quick else 5
-        latency = [
+        result["latency"] = [
             _latency(path, amp, repeats if i == 0 else max(1, repeats // 2), device)
             for i, path in enumerate(inputs)
             for amp in (False, True)
         ]
-    return {"machine": machine_info(), "device": device, "training": training, "latency": latency}
+    return result
 
 
 def _markdown(result: dict[str, Any]) -> str:
@@ -133,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO_ROOT / "results" / "bench"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true", help="tiny cases: a smoke test of the command, not figures")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     args = parser.parse_args(argv)
     logging.getLogger("monai_ext").setLevel(logging.ERROR)  # plausibility warnings of random-weight masks
-    result = run_benchmark(args.device, args.quick)
+    result = run_benchmark(args.device, args.quick, tuple(args.parts))
     out = Path(args.out)
     write_json(result, out / "bench.json")
     text = _markdown(result)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from monai_ext.constants import INPUT_MODES
 from monai_ext.reproduce.figures import draw_figures
 from monai_ext.reproduce.probe import shortcut_probe
 from monai_ext.reproduce.results import collect_results
@@ -19,7 +20,8 @@ from monai_ext.utils import atomic_path, file_sha256, write_csv, write_json
 
 __all__ = ["write_report"]
 
-EXPERIMENT = {"cxr": "original CXR", "lung": "segmented lung", "no_lung": "CXR without lung"}
+#: the study's name of each input mode
+EXPERIMENT = dict(zip(INPUT_MODES, ("original CXR", "segmented lung", "CXR without lung")))
 
 
 def _fmt(entry: dict | None, pct: bool = True) -> str:
