@@ -18,6 +18,7 @@ from conftest import REPO
 from fault_injection import FAULT_EXIT, STAGES, train_in_child
 from monai.bundle import ConfigParser
 
+from monai_ext.bundle import bundle_command, override_args
 from monai_ext.data_lists import build_covid_qu_ex, build_covidx, write_datalist
 from monai_ext.handlers import latest_checkpoint
 
@@ -157,7 +158,6 @@ def test_a_kill_at_any_point_of_a_save_loses_nothing(bundle, target, stage):
 
 def test_a_resume_checkpoint_of_another_run_is_refused_with_one_line(synthetic_root, tmp_path):
     import subprocess
-    import sys
 
     from conftest import run_cli
 
@@ -175,16 +175,7 @@ def test_a_resume_checkpoint_of_another_run_is_refused_with_one_line(synthetic_r
             **extra,
         }
         args.pop("network_def", None)  # the bundle's own network, as a user runs it
-        return [
-            sys.executable,
-            "-m",
-            "monai.bundle",
-            "run",
-            "training",
-            "--config_file",
-            str(config),
-            *[x for k, v in args.items() for x in (f"--{k}", str(v))],
-        ]
+        return bundle_command("run", "training", "--config_file", config, *override_args(args))
 
     run_cli(cli(seg_config, seg))
     checkpoint = folder / "checkpoint_epoch=1.pt"

@@ -2,7 +2,7 @@
 configs call (``defaults``), parsing its configs (``parsing``), MONAI bundle command lines and export
 (``commands``)."""
 
-from monai_ext.bundle.commands import bundle_command, export_torchscript
+from monai_ext.bundle.commands import bundle_command, export_torchscript, override_args
 from monai_ext.bundle.defaults import (
     CLASSES_FILE,
     class_weight_tensor,
@@ -29,6 +29,7 @@ __all__ = [
     "find_bundle_root",
     "inference_parser",
     "large_file_entries",
+    "override_args",
     "read_class_names",
     "write_class_names",
 ]

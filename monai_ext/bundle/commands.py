@@ -6,12 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["bundle_command", "export_torchscript"]
+__all__ = ["bundle_command", "export_torchscript", "override_args"]
 
 
 def bundle_command(*args: str) -> list[str]:
     """``python -m monai.bundle ARGS...`` with this interpreter, as a list for ``subprocess``."""
     return [sys.executable, "-m", "monai.bundle", *map(str, args)]
+
+
+def override_args(settings: dict) -> list[str]:
+    """``--key value`` arguments of the bundle CLI for each setting; bools as ``True``/``False``, since Fire
+    reads ``false`` as a (truthy) string."""
+    return [x for key, value in settings.items() for x in (f"--{key}", str(value))]
 
 
 def export_torchscript(

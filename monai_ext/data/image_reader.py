@@ -190,7 +190,7 @@ def _decode_pixels(path: Path, ds: pydicom.Dataset) -> np.ndarray:
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     try:
         return ds.pixel_array
-    except Exception as e:
+    except Exception as e:  # decoders raise many types; all mean "cannot decode"
         if syntax == JPEGExtended12Bit and int(ds.get("BitsStored", 8)) > 8:
             raw = _decode_with_gdcm(path, ds)
             if raw is not None:
@@ -208,9 +208,8 @@ def _decode_with_gdcm(path: Path, ds: pydicom.Dataset) -> np.ndarray | None:
     gdcm.Trace.WarningOff()
     reader = gdcm.ImageReader()
     reader.SetFileName(str(path))
-    with (
-        _stderr_silenced()
-    ):  # its 8-bit codec prints "Unsupported JPEG data precision 12" before the 12-bit one decodes
+    # GDCM's 8-bit codec prints "Unsupported JPEG data precision 12" before its 12-bit one decodes the frame
+    with _stderr_silenced():
         if not reader.Read():
             return None
         image = reader.GetImage()
@@ -297,9 +296,7 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
             return int(ds.Rows), int(ds.Columns)
         with Image.open(path) as img:
             return img.height, img.width
-    except CXRReadError:
-        raise
-    except Exception as e:
+    except Exception as e:  # any parser error means the header is unreadable
         raise CXRReadError(path, f"unreadable {fmt.upper()} header ({e})") from e
 
 

@@ -144,8 +144,8 @@ class AtomicCheckpointSaver(CheckpointSaver):
     def interval_completed(self, engine: Engine) -> None:
         super().interval_completed(engine)
         kept = {item.filename for item in self._interval_checkpoint._saved}
-        for path in Path(self.save_dir).glob("*epoch=*.pt"):
-            if _EPOCH.search(path.name) and path.name not in kept and idist.get_rank() == 0:
+        for _, path in epoch_checkpoints(self.save_dir):
+            if path.name not in kept and idist.get_rank() == 0:
                 path.unlink(missing_ok=True)
                 engine.logger.info("removed %s, an older resume checkpoint", path)
 
@@ -316,15 +316,21 @@ class RunRecord:
         """Nothing to restore: :class:`LatestCheckpointLoader` compared the records before loading."""
 
 
-def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
-    """The interval checkpoint (``*epoch=N.pt``) with the highest epoch in ``checkpoint_dir``, or None."""
-    folder = Path(checkpoint_dir)
+def epoch_checkpoints(checkpoint_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``(epoch, path)`` of every interval checkpoint (``*epoch=N.pt``) in ``checkpoint_dir``, oldest first;
+    temporary files of an interrupted save are not among them."""
     found = [
         (int(m.group(1)), p)
-        for p in folder.glob("*epoch=*.pt")
+        for p in Path(checkpoint_dir).glob("*epoch=*.pt")
         if not p.name.startswith(".") and (m := _EPOCH.search(p.name))
     ]
-    return max(found)[1] if found else None
+    return sorted(found)
+
+
+def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
+    """The interval checkpoint (``*epoch=N.pt``) with the highest epoch in ``checkpoint_dir``, or None."""
+    found = epoch_checkpoints(checkpoint_dir)
+    return found[-1][1] if found else None
 
 
 def _contents(checkpoint: Any) -> str:
@@ -396,8 +402,8 @@ class LatestCheckpointLoader(CheckpointLoader):
 
     def check(self, path: Path) -> None:
         """Refuse a checkpoint whose run record differs from this run's (or that has none)."""
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        try:  # memory-mapped: the record is read, the tensors stay on disk until the loader's own load
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except Exception as e:  # noqa: BLE001 - a file torch cannot read is not this run's checkpoint either
             theirs = f"a file torch cannot load ({type(e).__name__})"
         else:

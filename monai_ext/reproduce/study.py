@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from monai_ext.bundle import bundle_command
+from monai_ext.bundle import bundle_command, override_args
 from monai_ext.constants import BACKBONES, CLS_BUNDLE, INPUT_MODES, REPO_ROOT, SEG_BUNDLE
 from monai_ext.reproduce.steps import Step
 from monai_ext.synthetic.dataset import DEFAULTS
@@ -104,13 +104,6 @@ def cls_settings(profile: dict, backbone: str) -> dict:
     return {**profile["cls"], **profile.get("cls_per_backbone", {}).get(backbone, {})}
 
 
-def _overrides(settings: dict) -> list[str]:
-    out = []
-    for key, value in settings.items():
-        out += [f"--{key}", str(value)]  # bools as True/False: the CLI (Fire) reads "false" as a string
-    return out
-
-
 def _label_lists(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("*.txt"))
 
@@ -152,7 +145,7 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
                 paths.seg / "train",
                 "--seed",
                 seed,
-                *_overrides({k: v for k, v in seg.items() if k != "image_size"}),
+                *override_args({k: v for k, v in seg.items() if k != "image_size"}),
             ),
             outputs=[model],
             inputs=[seg_list, *seg_configs],
@@ -274,7 +267,7 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
                         *common,
                         "--output_dir",
                         run / "train",
-                        *_overrides({k: v for k, v in cls.items() if k != "image_size"}),
+                        *override_args({k: v for k, v in cls.items() if k != "image_size"}),
                     ),
                     outputs=[cls_model],
                     inputs=[cls_list, *cls_configs],
