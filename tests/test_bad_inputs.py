@@ -374,8 +374,8 @@ def test_mask_quality_against_hand_computed_values():
     mask = np.zeros((10, 20), bool)
     mask[2:8, 2:6] = True  # left lung: 24 px
     mask[2:8, 12:18] = True  # right lung: 36 px
-    q = lung_mask_quality(mask)
-    assert q == {"lung_fraction": 0.3, "lung_regions": 2, "left_right_ratio": round(24 / 36, 3), "mask_flags": ""}
+    two_lungs = {"lung_fraction": 0.3, "lung_regions": 2, "left_right_ratio": round(24 / 36, 3), "mask_flags": ""}
+    assert lung_mask_quality(mask) == two_lungs
     one = np.zeros((10, 20), bool)
     one[2:8, 2:6] = True
     q = lung_mask_quality(one)
@@ -386,6 +386,9 @@ def test_mask_quality_against_hand_computed_values():
     speck = mask.copy()
     speck[9, 9] = True  # one pixel: under 2% of the mask, not a lung region
     assert lung_mask_quality(speck)["lung_regions"] == 2
+    # a large mask is checked on every n-th row and column: the same figures as at its own size
+    large = np.kron(mask, np.ones((300, 300), bool))  # 3000 x 6000
+    assert lung_mask_quality(large) == two_lungs
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def _bundle(name, synthetic_root, work):
         # a small network of the same bundle wiring keeps each of the many checkpoint writes short
         "network_def": {"_target_": "torchvision.models.mobilenet_v3_small", "num_classes": "@num_classes"},
     }
-    return config, "val_auc", overrides
+    return config, "val_log_likelihood", overrides
 
 
 class Scorer:

@@ -263,3 +263,12 @@ def test_the_input_mode_is_applied_to_the_pixels_the_network_sees(synthetic_root
         assert (outside > black + 0.1).mean() > 0.5
     else:
         assert (inside > black + 0.1).mean() > 0.9 and (outside > black + 0.1).mean() > 0.5
+
+
+def test_bn_momentum_sets_every_batchnorm_and_none_keeps_the_backbones():
+    def momenta(net):
+        return {m.momentum for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+
+    assert momenta(TorchVisionClassifier("efficientnet_b7", 2)) == {0.01}  # torchvision's own
+    assert momenta(TorchVisionClassifier("efficientnet_b7", 2, bn_momentum=0.1)) == {0.1}
+    assert momenta(TorchVisionClassifier("vgg19_bn", 2, bn_momentum=0.3)) == {0.3}

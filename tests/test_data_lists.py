@@ -31,6 +31,27 @@ def test_covid_qu_ex_synthetic(synthetic_root, tmp_path, capsys):
     assert "training: 9 (COVID-19 3, Non-COVID 3, Normal 3)" in capsys.readouterr().out
 
 
+def test_covid_qu_ex_without_test_folder_holds_a_test_split_out_of_train_when_asked(synthetic_root, tmp_path, capsys):
+    root = tmp_path / "seg"
+    shutil.copytree(synthetic_root / "lung-seg", root)
+    with_test = build_covid_qu_ex(root, test_fraction=0.34)  # a Test folder: the fraction is not used
+    assert len(with_test["test"]) == 3 and "held_out" not in with_test
+    shutil.rmtree(root / "Test")
+    assert build_covid_qu_ex(root)["test"] == []  # not asked: an empty test split
+    out = tmp_path / "seg.json"
+    argv = ["covid-qu-ex", "--root", str(root), "--out", str(out), "--test-fraction", "0.34", "--seed", "1"]
+    assert main(argv) == 0
+    datalist = json.loads(out.read_text())
+    train, test = datalist["training"], datalist["test"]
+    assert len(train) + len(test) == 9 and Counter(i["class_name"] for i in test) == Counter(
+        {"COVID-19": 1, "Non-COVID": 1, "Normal": 1}
+    )
+    assert not {i["patient_id"] for i in train} & {i["patient_id"] for i in test}
+    assert all(i["image"].startswith("Train/") for i in test) and datalist["missing_splits"] == []
+    assert datalist["held_out"] == {"test": {"from": "training", "fraction": 0.34, "seed": 1}}
+    assert "test split held out of training (34% by patient, seed 1)" in capsys.readouterr().out
+
+
 def test_covid_qu_ex_reports_images_without_masks(synthetic_root, tmp_path):
     root = tmp_path / "seg"
     shutil.copytree(synthetic_root / "lung-seg", root)

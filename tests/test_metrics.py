@@ -58,3 +58,41 @@ def test_three_classes_macro_auc():
     per_class_auc = [report["per_class"][c]["auc"] for c in ("normal", "pneumonia", "COVID-19")]
     assert report["auc"]["value"] == pytest.approx(np.mean(per_class_auc))
     assert sum(sum(r) for r in report["confusion_matrix"]) == 60
+
+
+def test_log_likelihood_is_the_mean_log_probability_of_the_true_class():
+    import math
+
+    import torch
+
+    from monai_ext.handlers import LogLikelihood
+
+    metric = LogLikelihood()
+    metric.reset()
+    metric.update((torch.tensor([[0.9, 0.1], [0.2, 0.8]]), torch.tensor([0, 0])))
+    metric.update((torch.tensor([[0.0, 1.0]]), torch.tensor([0])))  # a confident miss: log(eps), not -inf
+    assert metric.compute() == pytest.approx((math.log(0.9) + math.log(0.2) + math.log(1e-7)) / 3)
+    metric.reset()
+    # decollated MONAI output, as the bundle's evaluator gives it
+    metric.update(metric._output_transform([{"pred": torch.tensor([0.25, 0.75]), "label": torch.tensor([1])}]))
+    assert metric.compute() == pytest.approx(math.log(0.75))
+
+
+def test_batchnorm_statistics_are_recomputed_exactly_for_the_current_weights():
+    import torch
+    from torch import nn
+
+    from monai_ext.handlers import recompute_batchnorm_statistics
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, momentum=0.01), nn.Dropout(0.9))
+    net.train()
+    batches = [{"image": torch.randn(8, 4) * 5 + 2} for _ in range(3)]
+    assert recompute_batchnorm_statistics(net, batches, num_batches=2, device="cpu") == 2
+    features = net[0](torch.cat([b["image"] for b in batches[:2]])).detach()
+    bn = net[1]
+    assert torch.allclose(bn.running_mean, features.mean(0), atol=1e-5)  # an exact average, not a momentum blend
+    unbiased_per_batch = torch.stack([net[0](b["image"]).detach().var(0) for b in batches[:2]]).mean(0)
+    assert torch.allclose(bn.running_var, unbiased_per_batch, atol=1e-4)
+    assert bn.momentum == 0.01 and net.training and bn.num_batches_tracked == 2  # restored; two batches
+    assert recompute_batchnorm_statistics(nn.Linear(2, 2), batches, 5, "cpu") == 0  # no BatchNorm: nothing to do

@@ -117,3 +117,55 @@ def test_resume_files_are_deleted_once_the_step_is_complete(tmp_path):
     )
     StepRunner(tmp_path / "run", log=lambda _: None).run(step)
     assert (work / "model.pt").exists() and not list(work.glob("checkpoint_epoch=*"))
+
+
+def test_settings_change_a_profile_copy_and_refuse_unknown_sections():
+    from monai_ext.reproduce.study import cls_settings, with_settings
+
+    changed = with_settings(
+        PROFILES["real"], ["seg.max_epochs=1", "cls.pretrained=false", "cls_per_backbone.vgg19_bn.batch_size=4"]
+    )
+    assert changed["seg"]["max_epochs"] == 1 and changed["cls"]["pretrained"] is False
+    assert (
+        cls_settings(changed, "vgg19_bn")["batch_size"] == 4 and cls_settings(changed, "resnet50")["batch_size"] == 16
+    )
+    assert PROFILES["real"]["seg"]["max_epochs"] == 40 and "cls_per_backbone" not in PROFILES["real"]  # untouched
+    assert with_settings(PROFILES["real"], ["cls.note=a b"])["cls"]["note"] == "a b"  # not JSON: text
+    for bad in ("nope.max_epochs=1", "seg.max_epochs", "unknown=1"):
+        with pytest.raises(ValueError, match="--set"):
+            with_settings(PROFILES["real"], [bad])
+
+
+def test_real_profile_with_pretrained_weights_out_of_reach_stops_before_any_step(tmp_path, capsys, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", offline)
+    assert main(["--profile", "real", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "pretrained=True needs the ImageNet weights of fpn_densenet121" in err and "--pretrained False" in err
+    assert not (tmp_path / "run").exists()  # nothing ran
+
+
+def test_real_profile_runs_end_to_end_on_the_real_development_sample(tmp_path):
+    from conftest import shared_data
+
+    dev = shared_data("cxr-dev")
+    out = tmp_path / "real"
+    quick = ["seg.max_epochs=1", "seg.image_size=64", "cls.max_epochs=1", "cls.image_size=32", "n_bootstrap=50"]
+    offline = ["seg.pretrained=false", "cls.pretrained=false"]
+    argv = ["--profile", "real", "--qu-ex", str(dev / "lung-seg"), "--covidx", str(dev / "covidx")]
+    assert main([*argv, "--out", str(out), "--backbones", "resnet50", "--set", *quick, *offline]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "Synthetic data" not in summary  # both datasets given: real pixels
+    assert "64 px, up to 1 epochs" in summary and "ImageNet" not in summary.split("## Settings")[1].split("##")[0]
+    lists = json.loads((out / "lists" / "covidx.json").read_text())
+    assert {len(lists[s]) > 0 for s in ("training", "validation", "test")} == {True}
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["classification"]) == {"resnet50/cxr", "resnet50/lung", "resnet50/no_lung"}
+    assert results["segmentation"]["dice"]["n"] > 0

@@ -110,6 +110,14 @@ def test_evaluate_writes_csv_and_json(trained, synthetic_root):
     assert summary["n_images"] == 3 and 0.0 <= summary["metrics"]["val_mean_dice"] <= 1.0
     rows = (out / "val_mean_dice_raw.csv").read_text().splitlines()
     assert rows[0].startswith("filename") and len(rows) == 4 and "Test" in rows[1]
+    # Dice per class of the data list (normal against diseased lungs), each from its own images
+    by_class = summary["per_group"]["val_mean_dice"]
+    dice = {row.split(",")[0]: float(row.split(",")[-1]) for row in rows[1:]}
+    for name, group in by_class.items():
+        mine = [v for path, v in dice.items() if f"/{name}/" in path]
+        assert group["n"] == len(mine) > 0 and group["value"] == pytest.approx(np.mean(mine), abs=1e-4)
+        assert group["ci95"][0] <= group["value"] <= group["ci95"][1]
+    assert sum(g["n"] for g in by_class.values()) == 3 and summary["group_by"] == "class_name"
 
 
 def _inputs(tmp_path: Path, synthetic_root: Path, rg1: Path) -> Path:

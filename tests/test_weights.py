@@ -1,4 +1,5 @@
-"""make weights: weights kept when present; a failed download is reported, leaves nothing behind."""
+"""make weights: weights kept when present; a failed download is reported, leaves nothing behind.
+``pretrained=True`` without cached weights and without network access fails at once, saying what to do."""
 
 from __future__ import annotations
 
@@ -28,3 +29,37 @@ def test_failed_download_is_reported_and_leaves_no_file(bundle, capsys):
     assert not (bundle / "models" / "model.pt").exists()
     with pytest.raises(SystemExit, match="--train-if-missing"):
         ensure_weights(bundle)
+
+
+@pytest.mark.parametrize("network", ["resnet50", "vgg19_bn", "efficientnet_b7", "fpn_densenet121"])
+def test_pretrained_without_cache_or_network_fails_at_once_with_what_to_do(network, tmp_path, monkeypatch):
+    import socket
+    import time
+
+    from monai_ext.networks import FPNDenseNet121, PretrainedWeightsError, TorchVisionClassifier
+    from monai_ext.networks.pretrained import pretrained_source
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # empty caches
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", offline)
+    path, url = pretrained_source(network)
+    assert str(path).startswith(str(tmp_path)) and not path.exists()
+    start = time.monotonic()
+    with pytest.raises(PretrainedWeightsError) as raised:
+        if network == "fpn_densenet121":
+            FPNDenseNet121(pretrained=True)
+        else:
+            TorchVisionClassifier(network, 2, pretrained=True)
+    assert time.monotonic() - start < 5  # before any download is tried
+    message = str(raised.value)
+    assert str(path) in message and url in message and "--pretrained False" in message
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")  # a cached file is taken as there (its loading is the library's business)
+    from monai_ext.networks import require_pretrained
+
+    assert require_pretrained(True, network) is True and require_pretrained(False, network) is False

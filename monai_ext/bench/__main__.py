@@ -1,5 +1,6 @@
-"""``make bench``: training throughput (bundle trainer vs plain loop, fp32 vs AMP) and end-to-end latency
-(DICOM -> mask -> class, by part, with peak memory) on this machine, in one run.
+"""``make bench``: training throughput (bundle trainer vs plain loop, fp32 vs AMP), end-to-end latency
+(DICOM -> mask -> class, by part, with peak memory) and inference throughput over a folder (both
+bundles' workflows) on this machine, in one run.
 
     python -m monai_ext.bench [--out results/bench] [--device cuda] [--quick]
 
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from monai_ext.bench.machine import machine_info
+from monai_ext.bench.throughput import folder_throughput
 from monai_ext.bench.training import CASES, bench_training
 from monai_ext.constants import REPO_ROOT
 from monai_ext.data.image_writer import write_png
@@ -31,9 +33,11 @@ from monai_ext.utils import atomic_path, write_json
 __all__ = ["main", "run_benchmark"]
 
 #: what the benchmark measures
-PARTS = ("training", "latency")
+PARTS = ("training", "latency", "throughput")
 #: the side of the very large radiograph of the latency test (issue: an 8000 x 8000 input)
 LARGE_SIDE = 8000
+#: copies of the CR in the folder of the throughput test
+FOLDER_COPIES = 24
 
 
 def _large_png(folder: Path, side: int) -> Path:
@@ -67,25 +71,28 @@ def _latency(path: Path, amp: bool, repeats: int, device: str) -> dict[str, Any]
 
 def run_benchmark(device: str = "cpu", quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
     """Every figure of the benchmark as one dictionary (what ``bench.json`` holds); ``parts`` picks
-    ``training`` and/or ``latency``."""
+    among :data:`PARTS`."""
     from pydicom.data import get_testdata_file
 
     cases = CASES
     if quick:
         cases = tuple(replace(c, image_size=32, batch_size=2) for c in CASES[1:3])
-    result: dict[str, Any] = {"machine": machine_info(), "device": device, "training": [], "latency": []}
+    result: dict[str, Any] = {"machine": machine_info(), "device": device} | {part: [] for part in PARTS}
+    cr = Path(get_testdata_file("RG1_UNCR.dcm"))
     if "training" in parts:
         result["training"] = [bench_training(case, iterations=1 if quick else 4, device=device) for case in cases]
-    if "latency" not in parts:
-        return result
-    with tempfile.TemporaryDirectory() as tmp:
-        inputs = [Path(get_testdata_file("RG1_UNCR.dcm")), _large_png(Path(tmp), 256 if quick else LARGE_SIDE)]
-        repeats = 1 if quick else 5
-        result["latency"] = [
-            _latency(path, amp, repeats if i == 0 else max(1, repeats // 2), device)
-            for i, path in enumerate(inputs)
-            for amp in (False, True)
-        ]
+    if "latency" in parts:
+        with tempfile.TemporaryDirectory() as tmp:
+            inputs = [cr, _large_png(Path(tmp), 256 if quick else LARGE_SIDE)]
+            repeats = 1 if quick else 5
+            result["latency"] = [
+                _latency(path, amp, repeats if i == 0 else max(1, repeats // 2), device)
+                for i, path in enumerate(inputs)
+                for amp in (False, True)
+            ]
+    if "throughput" in parts:
+        copies = 2 if quick else FOLDER_COPIES
+        result["throughput"] = [row for amp in (False, True) for row in folder_throughput(cr, copies, amp, device)]
     return result
 
 
@@ -132,6 +139,17 @@ def _markdown(result: dict[str, Any]) -> str:
             f"{s['preprocess']:.3f} | {s['segment']:.3f} | {s['postprocess']:.3f} | {s['classify']:.3f} | "
             f"{r['total_s']:.3f} | {r['peak_rss_mb']:.0f} |"
         )
+    lines += [
+        "",
+        "## Inference over a folder (bundle workflows, copies of the CR)",
+        "",
+        "| bundle | images | AMP | seconds | images/s |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['bundle']} | {r['images']} | {'yes' if r['amp'] else 'no'} | {r['seconds']:.2f} | {r['images_per_s']:.2f} |"
+        for r in result["throughput"]
+    ]
     return "\n".join(lines) + "\n"
 
 

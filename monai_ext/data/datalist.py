@@ -53,8 +53,9 @@ def datalist_classes(datalist: str | os.PathLike | Mapping[str, Any]) -> list[st
 def segmentation_items(
     datalist: str | os.PathLike | Mapping[str, Any], split: str, dataset_dir: str | os.PathLike
 ) -> list[dict[str, str]]:
-    """Items ``{"image", "label", "name"}`` for segmentation: ``label`` is the lung mask (as MONAI and
-    MONAI Label name a segmentation target), ``name`` the image path relative to ``dataset_dir``."""
+    """Items ``{"image", "label", "name"[, "class_name"]}`` for segmentation: ``label`` is the lung mask (as
+    MONAI and MONAI Label name a segmentation target), ``name`` the image path relative to ``dataset_dir``,
+    ``class_name`` the item's class when the data list gives one (figures are grouped by it)."""
     ensure_default_data(dataset_dir)
     root = Path(dataset_dir)
     items = []
@@ -66,6 +67,7 @@ def segmentation_items(
                 Keys.IMAGE: _inside(root, item[Keys.IMAGE], Keys.IMAGE),
                 Keys.LABEL: _inside(root, item[Keys.LUNG], "mask"),
                 Keys.NAME: item[Keys.IMAGE],
+                **({Keys.CLASS_NAME: item[Keys.CLASS_NAME]} if Keys.CLASS_NAME in item else {}),
             }
         )
     return items

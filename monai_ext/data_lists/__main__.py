@@ -17,6 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     qu = sub.add_parser("covid-qu-ex", help="COVID-QU-Ex 'Lung Segmentation Data': image/mask pairs, Train/Val/Test")
     qu.add_argument("--root", required=True, help="the folder holding Train/, Val/, Test/")
     qu.add_argument("--out", required=True, help="data-list JSON to write")
+    qu.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.0,
+        help="without a Test folder: share of Train held out (by patient) as the test split",
+    )
+    qu.add_argument("--seed", type=int, default=0, help="seed of the held-out test split")
     cx = sub.add_parser("covidx", help="COVIDx CXR-3: train/test lists, patient-grouped validation split")
     cx.add_argument("--root", required=True, help="the folder holding train/, test/, train.txt, test.txt")
     cx.add_argument("--out", required=True, help="data-list JSON to write")
@@ -31,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.dataset == "covid-qu-ex":
-            datalist = build_covid_qu_ex(args.root)
+            datalist = build_covid_qu_ex(args.root, test_fraction=args.test_fraction, seed=args.seed)
         else:
             datalist = build_covidx(
                 args.root,
@@ -52,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     print(format_counts(datalist))
     if datalist.get("missing_splits"):
         print(f"note: no {', '.join(datalist['missing_splits'])} folder under {args.root}: those splits are empty")
+    if datalist.get("held_out"):
+        for split, how in datalist["held_out"].items():
+            print(
+                f"note: {split} split held out of {how['from']} ({how['fraction']:.0%} by patient, seed {how['seed']})"
+            )
     if datalist.get("skipped_missing"):
         print(
             f"skipped {len(datalist['skipped_missing'])} rows whose file is missing, first: {datalist['skipped_missing'][:5]}"

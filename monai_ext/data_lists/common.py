@@ -40,7 +40,7 @@ class Problems:
 
 
 def count_by_class(items: Iterable[dict[str, Any]], classes: Sequence[str]) -> dict[str, int]:
-    counter = Counter(item["class_name"] for item in items)
+    counter = Counter(item[Keys.CLASS_NAME] for item in items)
     return {c: counter.get(c, 0) for c in classes}
 
 
@@ -69,7 +69,7 @@ def grouped_stratified_split(
         by_patient[str(item[Keys.PATIENT_ID])].append(i)
     by_class: dict[str, list[str]] = defaultdict(list)
     for pid, idx in by_patient.items():
-        majority = Counter(items[i]["class_name"] for i in idx).most_common(1)[0][0]
+        majority = Counter(items[i][Keys.CLASS_NAME] for i in idx).most_common(1)[0][0]
         by_class[majority].append(pid)
     rng = np.random.default_rng(seed)
     held: set[str] = set()

@@ -2,7 +2,9 @@
 
 ``<root>/<Train|Val|Test>/<class>/images/<name>`` with its mask at ``<root>/<split>/<class>/lung masks/<name>``.
 Train is training, Val validation, Test test, as the dataset publishes them. Train is required;
-a missing Val or Test folder gives an empty split, named in ``missing_splits``.
+a missing Val or Test folder gives an empty split, named in ``missing_splits``, unless
+``test_fraction`` asks for a test split held out of Train (by patient, stratified by class) when
+there is no Test folder (a development sample without one); the data list records it under ``held_out``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from monai_ext.constants import Keys
 from monai_ext.data.image_reader import image_shape, is_cxr_file
-from monai_ext.data_lists.common import Problems, count_by_class
+from monai_ext.data_lists.common import Problems, count_by_class, grouped_stratified_split
 from monai_ext.errors import CXRReadError, DataListError
 
 __all__ = ["build_covid_qu_ex"]
@@ -39,8 +41,9 @@ def _pair_problem(image: Path, mask: Path) -> str | None:
     return None
 
 
-def build_covid_qu_ex(root: str | os.PathLike) -> dict[str, Any]:
-    """Pair every image with its lung mask; classes are the class folders found (sorted).
+def build_covid_qu_ex(root: str | os.PathLike, test_fraction: float = 0.0, seed: int = 0) -> dict[str, Any]:
+    """Pair every image with its lung mask; classes are the class folders found (sorted). Without a
+    Test folder, ``test_fraction`` > 0 holds that share of Train out as the test split (``seed``).
 
     Raises:
         DataListError: a split folder is missing or empty, images lack masks, or an image and its mask differ
@@ -82,11 +85,15 @@ def build_covid_qu_ex(root: str | os.PathLike) -> dict[str, Any]:
                 Keys.IMAGE: str(image.relative_to(root)),
                 Keys.LUNG: str((image.parent.parent / MASK_FOLDER / image.name).relative_to(root)),
                 Keys.LABEL: classes.index(class_name),
-                "class_name": class_name,
+                Keys.CLASS_NAME: class_name,
                 Keys.PATIENT_ID: image.stem,  # COVID-QU-Ex publishes no patient ids
                 Keys.SOURCE: "covid-qu-ex",
             }
             for class_name, image in items
         ]
+    if "Test" in missing and test_fraction > 0:
+        datalist["training"], datalist["test"] = grouped_stratified_split(datalist["training"], test_fraction, seed)
+        datalist["missing_splits"] = [m for m in missing if m != "Test"]
+        datalist["held_out"] = {"test": {"from": "training", "fraction": test_fraction, "seed": seed}}
     datalist["counts"] = {split: count_by_class(datalist[split], classes) for split in FOLDER_SPLITS.values()}
     return datalist

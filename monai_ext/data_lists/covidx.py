@@ -61,7 +61,7 @@ def read_label_list(path: Path, classes: list[str]) -> list[dict[str, Any]]:
             {
                 "file": filename,
                 Keys.LABEL: classes.index(canonical),
-                "class_name": canonical,
+                Keys.CLASS_NAME: canonical,
                 Keys.PATIENT_ID: patient_id,
                 Keys.SOURCE: source,
             }
@@ -141,7 +141,10 @@ def build_covidx(
             except DataListError:
                 problems.add(f"rows whose path leaves the root {root}", image)
                 continue
-            item = {Keys.IMAGE: image, **{k: row[k] for k in (Keys.LABEL, "class_name", Keys.PATIENT_ID, Keys.SOURCE)}}
+            item = {
+                Keys.IMAGE: image,
+                **{k: row[k] for k in (Keys.LABEL, Keys.CLASS_NAME, Keys.PATIENT_ID, Keys.SOURCE)},
+            }
             problem = "rows whose image file is missing" if check_files and not (root / image).is_file() else None
             if masks is not None and problem is None:
                 mask = mask_path_for(masks, image, lookup)

@@ -1,5 +1,6 @@
 """Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, metric and prediction writers."""
 
+from monai_ext.handlers.batchnorm import PreciseBatchNorm, recompute_batchnorm_statistics
 from monai_ext.handlers.checkpoint import (
     AtomicCheckpointSaver,
     AtomicDiskSaver,
@@ -14,6 +15,7 @@ from monai_ext.handlers.classification_writer import ClassificationWriter, flatt
 from monai_ext.handlers.manifest import InferenceManifest
 from monai_ext.handlers.metrics_summary import MetricsSummaryJSON
 from monai_ext.handlers.outputs import probs_and_labels, probs_and_onehot
+from monai_ext.handlers.scoring import LogLikelihood
 
 __all__ = [
     "AtomicCheckpointSaver",
@@ -22,7 +24,9 @@ __all__ = [
     "ClassificationWriter",
     "InferenceManifest",
     "LatestCheckpointLoader",
+    "LogLikelihood",
     "MetricsSummaryJSON",
+    "PreciseBatchNorm",
     "ResumableEarlyStopHandler",
     "ResumeMismatchError",
     "RunRecord",
@@ -30,4 +34,5 @@ __all__ = [
     "latest_checkpoint",
     "probs_and_labels",
     "probs_and_onehot",
+    "recompute_batchnorm_statistics",
 ]

@@ -3,14 +3,19 @@
 from monai_ext.networks.classifier import TorchVisionClassifier
 from monai_ext.networks.fpn_densenet import FPNDenseNet121
 from monai_ext.networks.precision import autocast_dtype, cpu_has_fast_bf16, engine_amp, with_precision
-from monai_ext.networks.pretrained import check_pretrained
+from monai_ext.networks.prepare import prepare_network
+from monai_ext.networks.pretrained import SEGMENTER, PretrainedWeightsError, check_pretrained, require_pretrained
 
 __all__ = [
+    "SEGMENTER",
     "FPNDenseNet121",
+    "PretrainedWeightsError",
     "TorchVisionClassifier",
     "autocast_dtype",
     "check_pretrained",
     "cpu_has_fast_bf16",
     "engine_amp",
+    "prepare_network",
+    "require_pretrained",
     "with_precision",
 ]

@@ -7,7 +7,7 @@ import torchvision
 from torch import nn
 
 from monai_ext.constants import BACKBONES
-from monai_ext.networks.pretrained import check_pretrained
+from monai_ext.networks.pretrained import require_pretrained
 
 __all__ = ["TorchVisionClassifier"]
 
@@ -27,22 +27,48 @@ class TorchVisionClassifier(nn.Module):
         backbone: ``"resnet50"``, ``"vgg19_bn"`` or ``"efficientnet_b7"``.
         num_classes: number of output classes.
         pretrained: start from torchvision's ImageNet weights (``IMAGENET1K_V1``); they must be in
-            the torch hub cache or downloadable. Off by default.
+            the torch hub cache or downloadable (checked at once: :func:`~monai_ext.networks.require_pretrained`).
+            Off by default.
+        bn_momentum: momentum of every BatchNorm layer's running statistics: a float, ``None`` for
+            PyTorch's cumulative average (every training batch weighs the same; the starting values are
+            forgotten at the first batch), or ``"backbone"`` to keep the backbone's. torchvision's
+            EfficientNet ships 0.01: after the few hundred steps of a short run from random weights its
+            running statistics still carry their starting values, orders of magnitude off in the deep
+            stages, and its outputs at evaluation are the same for every image.
+        stochastic_depth_prob: EfficientNet only: the largest probability of skipping a residual block
+            in training (torchvision's B7: 0.5); None keeps it. Statistics gathered with blocks
+            skipped do not fit the network evaluated with all of them, which a short run cannot outgrow.
     """
 
-    def __init__(self, backbone: str = "resnet50", num_classes: int = 2, pretrained: bool = False) -> None:
+    def __init__(
+        self,
+        backbone: str = "resnet50",
+        num_classes: int = 2,
+        pretrained: bool = False,
+        bn_momentum: float | str | None = "backbone",
+        stochastic_depth_prob: float | None = None,
+    ) -> None:
         super().__init__()
-        check_pretrained(pretrained)
         if backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {list(BACKBONES)}, got {backbone!r}")
+        require_pretrained(pretrained, backbone)
         builder, weights_enum, last = ARCHITECTURES[backbone]
         weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1 if pretrained else None
         self.backbone_name = backbone
-        self.net = getattr(torchvision.models, builder)(weights=weights)
+        options = {}
+        if stochastic_depth_prob is not None:
+            if not backbone.startswith("efficientnet"):
+                raise ValueError(f"stochastic_depth_prob is an EfficientNet setting, not one of {backbone}")
+            options["stochastic_depth_prob"] = stochastic_depth_prob
+        self.net = getattr(torchvision.models, builder)(weights=weights, **options)
         parent_name, _, child = last.rpartition(".")
         parent = self.net.get_submodule(parent_name) if parent_name else self.net
         old = parent.get_submodule(child)
         setattr(parent, child, nn.Linear(old.in_features, num_classes))
+        if bn_momentum != "backbone":
+            for module in self.net.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.momentum = bn_momentum
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

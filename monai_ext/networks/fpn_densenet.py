@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from monai_ext.networks.pretrained import check_pretrained
+from monai_ext.networks.pretrained import SEGMENTER, require_pretrained
 
 __all__ = ["FPNDenseNet121"]
 
@@ -34,7 +34,7 @@ class FPNDenseNet121(nn.Module):
         decoder_dropout: float = 0.2,
     ) -> None:
         super().__init__()
-        check_pretrained(pretrained)
+        require_pretrained(pretrained, SEGMENTER)
         if spatial_dims != 2:
             raise ValueError(f"FPNDenseNet121 is 2-D only, got spatial_dims={spatial_dims}")
         import segmentation_models_pytorch as smp

@@ -1,4 +1,4 @@
-"""``python -m monai_ext.reproduce [--profile default|real|tiny] [--qu-ex DIR] [--covidx DIR] [--out DIR] [--force]``
+"""``python -m monai_ext.reproduce [--profile default|real|tiny] [--qu-ex DIR] [--covidx DIR] [--out DIR] [--force] [--set S.K=V ...]``
 
 Runs the whole study through the bundles' own commands and writes ``<out>/summary.md``.
 """
@@ -12,9 +12,10 @@ from pathlib import Path
 
 from monai_ext.bundle import REPO_ROOT
 from monai_ext.constants import BACKBONES, INPUT_MODES, SYNTHETIC_ROOT
+from monai_ext.networks import SEGMENTER, PretrainedWeightsError, require_pretrained
 from monai_ext.reproduce.report import write_report
 from monai_ext.reproduce.steps import Step, StepFailed, StepRunner
-from monai_ext.reproduce.study import PROFILES, StudyPaths, study_steps
+from monai_ext.reproduce.study import PROFILES, StudyPaths, cls_settings, study_steps, with_settings
 from monai_ext.synthetic.dataset import DEFAULTS
 
 
@@ -34,8 +35,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rerun every step")
     parser.add_argument("--backbones", nargs="+", choices=BACKBONES, default=list(BACKBONES))
     parser.add_argument("--modes", nargs="+", choices=INPUT_MODES, default=list(INPUT_MODES))
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change a profile setting, e.g. seg.max_epochs=1 cls.image_size=64 cls.pretrained=false "
+        "(values read as JSON, else as text; recorded in the report's settings)",
+    )
     args = parser.parse_args(argv)
-    profile = PROFILES[args.profile]
+    try:
+        profile = with_settings(PROFILES[args.profile], args.set)
+    except ValueError as e:
+        parser.error(str(e))
+    try:  # before any work: pretrained weights that can be neither found nor downloaded
+        require_pretrained(profile["seg"]["pretrained"], SEGMENTER)
+        for backbone in args.backbones:
+            require_pretrained(cls_settings(profile, backbone)["pretrained"], backbone)
+    except PretrainedWeightsError as e:
+        print(f"error: {e} (in the study: --set seg.pretrained=false cls.pretrained=false)", file=sys.stderr)
+        return 1
     run_dir = Path(args.out or REPO_ROOT / "results" / args.profile).resolve()
     runner = StepRunner(run_dir, force=args.force, log=lambda m: print(m, flush=True))
     start = time.time()
@@ -65,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
             qu_ex=Path(args.qu_ex).resolve() if args.qu_ex else root / "lung-seg",
             covidx=Path(args.covidx).resolve() if args.covidx else root / "covidx",
             covidx_gt_masks=gt_masks if args.covidx is None else None,
+            synthetic=tuple(
+                name for name, given in (("COVID-QU-Ex", args.qu_ex), ("COVIDx", args.covidx)) if not given
+            ),
         )
         steps = study_steps(paths, profile, args.backbones, args.modes)
         for number, step in enumerate(steps, start=1):

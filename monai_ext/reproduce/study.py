@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +13,7 @@ from monai_ext.constants import BACKBONES, CLS_BUNDLE, INPUT_MODES, REPO_ROOT, S
 from monai_ext.reproduce.steps import Step
 from monai_ext.synthetic.dataset import DEFAULTS
 
-__all__ = ["PROFILES", "StudyPaths", "cls_settings", "study_steps"]
+__all__ = ["PROFILES", "StudyPaths", "cls_settings", "study_steps", "with_settings"]
 
 #: the bundles' resume checkpoints (``AtomicCheckpointSaver`` in train.json), deleted once training is complete
 RESUME_FILES = ["checkpoint_epoch=*.pt"]
@@ -19,22 +21,18 @@ SEG_CONFIGS = REPO_ROOT / "bundles" / SEG_BUNDLE / "configs"
 CLS_CONFIGS = REPO_ROOT / "bundles" / CLS_BUNDLE / "configs"
 
 #: settings per profile: "default" runs on the embedded synthetic data within 15 minutes on a 2-core CPU,
-#: "real" is close to the published study, "tiny" is for tests. ``cls_per_backbone`` overrides ``cls`` for
-#: one backbone: on a CPU budget, VGG19_bn and EfficientNet-B7 cost 4-5 times ResNet50 per epoch.
+#: "real" is close to the published study, "tiny" is for tests. A classifier's settings start from the
+#: bundle's recipe for its backbone (``recipes`` in train.json: learning rate, amp), then ``cls``, then
+#: its ``cls_per_backbone`` entry: on a CPU budget VGG19_bn and EfficientNet-B7 cost 5-6 times ResNet50
+#: per epoch, so they get fewer epochs.
 PROFILES = {
     "default": {
         "synthetic": DEFAULTS,
-        "seg": {"image_size": 128, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
-        "cls": {
-            "image_size": 64,
-            "max_epochs": 8,
-            "batch_size": 16,
-            "patience": 4,
-            "learning_rate": 0.001,
-            "pretrained": False,
-        },
+        "seg": {"image_size": 128, "max_epochs": 30, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
+        "cls": {"image_size": 64, "max_epochs": 15, "batch_size": 16, "patience": 5, "pretrained": False},
         "cls_per_backbone": {
-            "vgg19_bn": {"max_epochs": 2, "learning_rate": 0.0001},
+            "resnet50": {"learning_rate": 0.001},
+            "vgg19_bn": {"max_epochs": 6},
             "efficientnet_b7": {"max_epochs": 2},
         },
         "val_fraction": 0.15,
@@ -49,7 +47,6 @@ PROFILES = {
             "max_epochs": 30,
             "batch_size": 16,
             "patience": 5,
-            "learning_rate": 0.0001,
             "pretrained": True,
         },
         "val_fraction": 0.1,
@@ -82,6 +79,7 @@ class StudyPaths:
     qu_ex: Path  # COVID-QU-Ex "Lung Segmentation Data" root
     covidx: Path  # COVIDx CXR-3 root
     covidx_gt_masks: Path | None = None  # true masks of the COVIDx images (synthetic data only)
+    synthetic: tuple[str, ...] = ()  # the datasets replaced by the embedded synthetic ones
 
     @property
     def seg(self) -> Path:
@@ -99,9 +97,37 @@ class StudyPaths:
         return self.run_dir / "cls" / f"{backbone}_{mode}"
 
 
+def with_settings(profile: dict, assignments: list[str]) -> dict:
+    """A copy of ``profile`` with each ``SECTION.KEY=VALUE`` applied (``seg.max_epochs=1``,
+    ``cls_per_backbone.vgg19_bn.max_epochs=3``, ``seed=1``); values are read as JSON, else kept as text.
+    An unknown section is refused; a new key inside a known section is allowed (a bundle setting)."""
+    out = copy.deepcopy(profile)
+    for assignment in assignments:
+        dotted, sep, text = assignment.partition("=")
+        if not sep or not dotted:
+            raise ValueError(f"--set {assignment!r}: expected SECTION.KEY=VALUE")
+        *sections, key = dotted.split(".")
+        target = out
+        for section in sections:
+            if section not in target and (section == "cls_per_backbone" or section in BACKBONES):
+                target[section] = {}
+            if not hasattr(target.get(section), "items"):  # not a section of settings
+                raise ValueError(f"--set {assignment!r}: no section {section!r} in the profile")
+            target = target[section]
+        if not sections and key not in out:
+            raise ValueError(f"--set {assignment!r}: no setting {key!r} in the profile")
+        try:
+            target[key] = json.loads(text)
+        except json.JSONDecodeError:
+            target[key] = text
+    return out
+
+
 def cls_settings(profile: dict, backbone: str) -> dict:
-    """The classification settings of ``backbone``: the profile's ``cls`` with its ``cls_per_backbone`` entry."""
-    return {**profile["cls"], **profile.get("cls_per_backbone", {}).get(backbone, {})}
+    """The classification settings of ``backbone``: the bundle's recipe for it (``recipes`` in train.json),
+    then the profile's ``cls``, then its ``cls_per_backbone`` entry."""
+    recipe = json.loads((CLS_CONFIGS / "train.json").read_text())["recipes"][backbone]
+    return {**recipe, **profile["cls"], **profile.get("cls_per_backbone", {}).get(backbone, {})}
 
 
 def _label_lists(root: Path) -> list[Path]:
@@ -130,6 +156,10 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
                 str(paths.qu_ex),
                 "--out",
                 str(seg_list),
+                "--test-fraction",  # used only where the dataset has no Test folder
+                str(profile["val_fraction"]),
+                "--seed",
+                str(seed),
             ],
             outputs=[seg_list],
         ),

@@ -9,12 +9,18 @@ from pathlib import Path
 import torch
 from monai.config import KeysCollection
 from monai.data import MetaTensor
-from monai.transforms import Compose, Invertd, MapTransform
+from monai.transforms import Compose, MapTransform
 
 from monai_ext.bundle import inference_parser
 from monai_ext.constants import Keys
+from monai_ext.networks import prepare_network
+from monai_ext.transforms.mask.dictionary import SaveLungMaskd
+from monai_ext.transforms.mask.quality import LungMaskQualityd
 
 __all__ = ["LungMaskPredictor", "PredictLungMaskD", "PredictLungMaskDict", "PredictLungMaskd"]
+
+#: postprocessing steps of the segmentation bundle that report or write files: the classifier checks the mask itself
+_NOT_FOR_PREDICTION = (LungMaskQualityd, SaveLungMaskd)
 
 
 class LungMaskPredictor:
@@ -25,11 +31,13 @@ class LungMaskPredictor:
     Args:
         bundle_dir: the segmentation bundle folder.
         device: where the network runs.
+        amp: run it in the device's fast precision (see :func:`~monai_ext.networks.prepare_network`).
     """
 
-    def __init__(self, bundle_dir: str | os.PathLike, device: str | torch.device = "cpu") -> None:
+    def __init__(self, bundle_dir: str | os.PathLike, device: str | torch.device = "cpu", amp: bool = False) -> None:
         self.bundle_dir = Path(bundle_dir)
         self.device = torch.device(device)
+        self.amp = amp
         self._net = None
 
     def _load(self) -> None:
@@ -41,23 +49,20 @@ class LungMaskPredictor:
         parser = inference_parser(self.bundle_dir)
         net = parser.get_parsed_content("network_def")
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        self._net = net.to(self.device).eval()
-        preprocessing = parser.get_parsed_content("preprocessing")
-        self._pre = preprocessing  # LoadCXRd passes the already-loaded image through
-        self._invert = Invertd(keys=Keys.PRED, transform=self._pre, orig_keys=Keys.IMAGE, nearest_interp=False)
-        self._post = Compose(parser.get_parsed_content("lung_postprocessing"))
+        self._net = prepare_network(net, self.device, self.amp).eval()
+        self._pre = parser.get_parsed_content("preprocessing")  # LoadCXRd passes the already-loaded image through
+        # the bundle's own postprocessing (activation, lung postprocessing at the network's resolution,
+        # Invertd back to the image's size) without its plausibility log and its mask writer
+        post = parser.get_parsed_content("postprocessing").transforms
+        self._post = Compose([t for t in post if not isinstance(t, _NOT_FOR_PREDICTION)])
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         if self._net is None:
             self._load()
         d = self._pre({Keys.IMAGE: MetaTensor(torch.as_tensor(image).clone())})
         with torch.no_grad():
-            logits = self._net(d[Keys.IMAGE][None].to(self.device))[0].float().cpu()
-        d[Keys.PRED] = MetaTensor(
-            torch.sigmoid(logits), meta=d[Keys.IMAGE].meta, applied_operations=d[Keys.IMAGE].applied_operations
-        )
-        d = self._post(self._invert(d))
-        return d[Keys.PRED]
+            d[Keys.PRED] = self._net(d[Keys.IMAGE][None].to(self.device))[0].cpu()
+        return self._post(d)[Keys.PRED]
 
 
 class PredictLungMaskd(MapTransform):
@@ -65,6 +70,15 @@ class PredictLungMaskd(MapTransform):
 
     Items whose mask was given (a loaded tensor under ``mask_key``) are left alone; set
     ``enabled=False`` (e.g. for ``input_mode="cxr"``) to never load the segmentation model.
+
+    Args:
+        keys: the loaded radiograph (one key).
+        bundle_dir: the segmentation bundle folder (see :class:`LungMaskPredictor`).
+        mask_key: where the mask goes, and where a given mask is looked for.
+        device: where the segmentation network runs.
+        amp: run it in the device's fast precision.
+        enabled: False never predicts (and never loads the model).
+        allow_missing_keys: don't raise when a key is missing.
     """
 
     def __init__(
@@ -73,11 +87,12 @@ class PredictLungMaskd(MapTransform):
         bundle_dir: str | os.PathLike,
         mask_key: str = Keys.LUNG,
         device: str | torch.device = "cpu",
+        amp: bool = False,
         enabled: bool = True,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.predictor = LungMaskPredictor(bundle_dir, device)
+        self.predictor = LungMaskPredictor(bundle_dir, device, amp)
         self.mask_key = mask_key
         self.enabled = enabled
 
