@@ -24,8 +24,8 @@ from monai_ext.handlers import latest_checkpoint
 
 pytestmark = pytest.mark.slow
 EPOCHS = 3
-_METRICS = re.compile(r"Epoch\[(\d+)\] Metrics -- .*?{metric}: ([0-9.]+)")
-_SAVED = re.compile(r"saved .*model\.pt \(\S+ [0-9.]+, epoch (\d+)\)")
+_METRICS = re.compile(r"Epoch\[(\d+)\] Metrics -- .*?{metric}: (-?[0-9.]+)")
+_SAVED = re.compile(r"saved .*model\.pt \(\S+ -?[0-9.]+, epoch (\d+)\)")
 
 
 def _bundle(name, synthetic_root, work):

@@ -12,6 +12,7 @@ import torch
 from conftest import REPO, run_cli
 from PIL import Image
 
+from monai_ext.bundle import write_model_settings
 from monai_ext.data_lists import build_covidx, write_datalist
 from monai_ext.networks import FPNDenseNet121, TorchVisionClassifier
 from monai_ext.transforms import LoadCXR
@@ -122,6 +123,57 @@ def test_evaluate_reports_intervals_per_source(resnet_lung):
     assert abs(float(rows[0]["prob_negative"]) + float(rows[0]["prob_positive"]) - 1) < 1e-4
     table = list(csv.DictReader((out / "metrics.csv").open()))
     assert {"overall", *{f"source={s}" for s in metrics["per_source"]}} == {r["scope"] for r in table}
+    # the decision at the threshold fitted on validation, and calibration before and after scaling
+    calibration = json.loads((resnet_lung["run"] / "models" / "calibration.json").read_text())
+    at = overall["at_threshold"]
+    assert at["threshold"] == calibration["threshold"] and set(at) >= {"accuracy", "sensitivity", "specificity"}
+    positive = [r["true"] == "positive" for r in rows]
+    called = [float(r["prob_positive"]) >= calibration["threshold"] for r in rows]
+    assert [r["decision"] == "positive" for r in rows] == called
+    assert at["sensitivity"]["k"] == sum(p and c for p, c in zip(positive, called))
+    figures = overall["calibration"]
+    assert figures["temperature"] == calibration["temperature"] and 0 <= figures["ece"] <= 1
+    assert {"brier", "ece", "brier_uncalibrated", "ece_uncalibrated"} <= {r["metric"] for r in table}
+
+
+def test_training_fits_temperature_and_threshold_on_validation_for_these_weights(resnet_lung):
+    from monai_ext.bundle import read_calibration
+    from monai_ext.utils import file_sha256
+
+    models = resnet_lung["run"] / "models"
+    calibration = read_calibration(models)
+    n_validation = len(json.loads(resnet_lung["datalist"].read_text())["validation"])
+    assert calibration["n_validation"] == n_validation and calibration["model_sha256"] == file_sha256(
+        models / "model.pt"
+    )
+    assert calibration["temperature"] > 0 and 0 <= calibration["threshold"] <= 1
+    assert calibration["positive_class"] == "positive" and calibration["threshold_method"] == "youden"
+    assert len(calibration["threshold_ci95"]) == 2 and "calibration on" in resnet_lung["log"]
+
+
+def test_calibration_of_other_weights_is_refused(resnet_lung, tmp_path):
+    import shutil as sh
+
+    from monai_ext.bundle import ModelSettingsError, read_calibration
+
+    other = tmp_path / "models"
+    sh.copytree(resnet_lung["run"] / "models", other)
+    (other / "model.pt").write_bytes((other / "model.pt").read_bytes() + b"\0")  # other bytes, same name
+    with pytest.raises(ModelSettingsError, match="fitted for other weights"):
+        read_calibration(other)
+
+
+def test_training_leaves_the_settings_the_model_needs_beside_it(resnet_lung):
+    settings = json.loads((resnet_lung["run"] / "models" / "settings.json").read_text())
+    classes = json.loads((resnet_lung["run"] / "models" / "classes.json").read_text())
+    assert settings == {
+        "bundle": "cxr_covid_classification",
+        "backbone": "resnet50",
+        "input_mode": "lung",
+        "crop_to_lung": False,
+        "image_size": 32,
+        "class_names": classes,
+    }
 
 
 def test_inference_on_raw_files_with_on_the_fly_masks(resnet_lung, synthetic_root, rg1_paths, tmp_path):
@@ -150,17 +202,17 @@ def test_inference_on_raw_files_with_on_the_fly_masks(resnet_lung, synthetic_roo
             "--seg_bundle_dir",
             str(seg),
             "--ckpt_dir",
-            str(resnet_lung["run"] / "models"),
-            "--image_size",
-            "32",
-            "--input_mode",
-            "lung",
+            str(resnet_lung["run"] / "models"),  # image_size 32 and input_mode lung come from its settings.json
         ]
     )
     assert "broken.png" in log
     rows = list(csv.DictReader((out / "predictions.csv").open()))
     assert [r["name"] for r in rows] == ["RG1_UNCR.dcm", "a.png"]
     assert all(r["predicted"] in ("negative", "positive") for r in rows)
+    threshold = json.loads((resnet_lung["run"] / "models" / "calibration.json").read_text())["threshold"]
+    assert [r["decision"] for r in rows] == [
+        "positive" if float(r["prob_positive"]) >= threshold else "negative" for r in rows
+    ]
 
 
 def test_export_and_bundle_checks(resnet_lung):
@@ -193,10 +245,15 @@ def test_export_and_bundle_checks(resnet_lung):
     with torch.no_grad():
         torch.testing.assert_close(torch.jit.load(str(ts))(x), net.eval()(x), atol=1e-5, rtol=1e-4)
     scratch = {"ckpt_dir": str(models), "output_dir": str(models.parent / "checks")}  # keep the repo's bundle clean
-    # inference in cxr mode: the repo's segmentation bundle has no weights here, so lung mode would skip every input
+    # inference in cxr mode: the repo's segmentation bundle has no weights here, so lung mode would skip every input;
+    # a copy of the model folder says cxr (the settings it was trained with must agree with those given)
+    cxr_models = models.parent / "cxr_models"
+    shutil.copytree(models, cxr_models)
+    settings = json.loads((models / "settings.json").read_text())
+    write_model_settings({**settings, "input_mode": "cxr"}, cxr_models)
     for config, kind, extra in (
         ("train.json", "train", scratch),
-        ("inference.json", "infer", {**scratch, "input_mode": "cxr"}),
+        ("inference.json", "infer", {**scratch, "ckpt_dir": str(cxr_models)}),
     ):
         workflow = ConfigWorkflow(
             config_file=str(CONFIGS / config), workflow_type=kind, meta_file=str(CONFIGS / "metadata.json"), **extra

@@ -59,3 +59,15 @@ def test_classification_inference_preprocesses_as_training_validation_does():
         if t["_target_"] != "monai_ext.transforms.PredictLungMaskd"  # masks made on the fly: inference only
     ]
     assert inference == train
+
+
+def test_evaluation_reads_the_model_folder_as_inference_does():
+    for configs, keys in ((SEG, ["image_size"]), (CLS, ["backbone", "input_mode", "crop_to_lung", "image_size"])):
+        inference, evaluate = _load(configs / "inference.json"), _load(configs / "evaluate.json")
+        assert {k: evaluate[k] for k in keys} == {k: inference[k] for k in keys}
+        check = [x for x in inference["initialize"] if "check_model_settings" in x]
+        assert len(check) == 1 and check[0] in evaluate["initialize"]
+    inference, evaluate = _load(CLS / "inference.json"), _load(CLS / "evaluate.json")
+    # calibrated probabilities, in both: temperature scaling, then the softmax
+    assert evaluate["validate#postprocessing"]["transforms"] == inference["postprocessing"]["transforms"]
+    assert evaluate["calibration"] == inference["calibration"]

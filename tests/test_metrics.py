@@ -96,3 +96,54 @@ def test_batchnorm_statistics_are_recomputed_exactly_for_the_current_weights():
     assert torch.allclose(bn.running_var, unbiased_per_batch, atol=1e-4)
     assert bn.momentum == 0.01 and net.training and bn.num_batches_tracked == 2  # restored; two batches
     assert recompute_batchnorm_statistics(nn.Linear(2, 2), batches, 5, "cpu") == 0  # no BatchNorm: nothing to do
+
+
+def test_temperature_scaling_against_the_closed_form():
+    from scipy.special import softmax
+
+    from monai_ext.metrics import fit_temperature, uncalibrated
+
+    # four images with the same logits (2, 0), three of class 0: the best probability is 3/4,
+    # so sigmoid(2 / T) = 3/4 and T = 2 / ln 3
+    logits, labels = np.tile([2.0, 0.0], (4, 1)), np.array([0, 0, 0, 1])
+    assert fit_temperature(logits, labels) == pytest.approx(2 / np.log(3), rel=1e-3)
+    z = np.random.default_rng(0).normal(size=(5, 3)) * 3
+    assert np.allclose(uncalibrated(softmax(z / 2.5, axis=1), 2.5), softmax(z, axis=1))
+
+
+def test_thresholds_youden_and_target_sensitivity_by_hand():
+    from monai_ext.metrics import threshold_for_sensitivity, youden_threshold
+
+    scores, positive = [0.1, 0.4, 0.35, 0.8], [False, False, True, True]
+    # J at 0.8: 0.5 + 1.0 - 1 = 0.5; at 0.4: 0.5 + 0.5 - 1 = 0; at 0.35: 1 + 0.5 - 1 = 0.5: the tie goes high
+    assert youden_threshold(positive, scores) == 0.8
+    assert threshold_for_sensitivity(positive, scores, 1.0) == 0.35
+    assert threshold_for_sensitivity(positive, scores, 0.5) == 0.8
+    with pytest.raises(ValueError, match="positive and negative"):
+        youden_threshold([True, True], [0.2, 0.3])
+
+
+def test_brier_and_expected_calibration_error_by_hand():
+    from monai_ext.metrics import brier_score, expected_calibration_error, reliability_curve
+
+    assert brier_score(np.array([[0.8, 0.2], [0.3, 0.7]]), [0, 0]) == pytest.approx((0.08 + 0.98) / 2)
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    labels = [0, 1, 1]  # confidences 0.9 (right), 0.6 (wrong), 0.8 (right), each alone in its bin
+    assert expected_calibration_error(probs, labels) == pytest.approx((0.1 + 0.6 + 0.2) / 3)
+    assert [b["n"] for b in reliability_curve(probs, labels)] == [1, 1, 1]
+
+
+def test_calibration_fit_on_validation_gives_threshold_and_its_stability():
+    from monai_ext.metrics import fit_calibration
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    logits = np.stack([np.zeros(80), 10 * (labels - 0.5 + rng.normal(0, 0.5, 80))], axis=1)  # over-confident
+    fit = fit_calibration(logits, labels, ["negative", "positive"], n_bootstrap=50)
+    assert fit["temperature"] > 1 and fit["positive_class"] == "positive" and fit["threshold_method"] == "youden"
+    low, high = fit["threshold_ci95"]
+    assert low <= fit["threshold"] <= high and fit["temperature_ci95"][0] <= fit["temperature"]
+    v = fit["validation"]
+    assert v["brier_after"] <= v["brier_before"] + 1e-9 and v["ece_after"] < v["ece_before"]
+    three = fit_calibration(np.c_[logits, np.zeros(80)], labels, ["a", "b", "c"], n_bootstrap=5)
+    assert three["threshold"] is None and three["positive_class"] is None  # argmax for more than two classes

@@ -36,6 +36,11 @@ def test_report_table_figures_and_manifest(study):
             assert float(r["ci95_low"]) <= float(r["value"]) <= float(r["ci95_high"])
     results = json.loads((study / "results.json").read_text())
     assert set(results["classification"]) == {"resnet50/cxr", "resnet50/lung", "resnet50/no_lung"}
+    for key, run in results["classification"].items():  # fitted on validation, reported on test
+        assert run["calibration"]["n_validation"] > 0 and run["overall"]["calibration"]["ece"] >= 0
+        if run["calibration"]["threshold"] is not None:
+            assert f"| {key} | {run['calibration']['threshold']:.3f} (" in summary
+    assert "## Operating threshold and calibration" in summary
     for name in ("confusion_matrices", "roc_curves", "mask_gallery", "training_curves"):
         with Image.open(study / "figures" / f"{name}.png") as img:
             assert img.format == "PNG" and img.size[0] > 200

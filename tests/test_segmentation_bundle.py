@@ -13,6 +13,7 @@ import torch
 from conftest import REPO, run_cli
 from PIL import Image
 
+from monai_ext.bundle import write_model_settings
 from monai_ext.data_lists import build_covid_qu_ex, write_datalist
 from monai_ext.networks import FPNDenseNet121
 
@@ -85,6 +86,8 @@ def test_training_writes_best_model_and_resumes(trained):
     state = torch.load(work / "models" / "model.pt", map_location="cpu", weights_only=True)
     FPNDenseNet121().load_state_dict(state)  # the best checkpoint is a plain state dict of the network
     assert not list((work / "models").glob("*.tmp*"))
+    settings = json.loads((work / "models" / "settings.json").read_text())
+    assert settings == {"bundle": "cxr_lung_segmentation", "image_size": 64}  # how to use the model
 
 
 def test_evaluate_writes_csv_and_json(trained, synthetic_root):
@@ -136,6 +139,10 @@ def _inputs(tmp_path: Path, synthetic_root: Path, rg1: Path) -> Path:
 def test_inference_writes_masks_named_after_inputs(trained, synthetic_root, rg1_paths, tmp_path):
     folder = _inputs(tmp_path, synthetic_root, rg1_paths["UNCR"])
     out = tmp_path / "masks"
+    # a copy of the model folder that says 72 px (the network is fully convolutional): inference reads it
+    models = tmp_path / "models"
+    shutil.copytree(trained["work"] / "models", models)
+    write_model_settings({"bundle": "cxr_lung_segmentation", "image_size": 72}, models)
     log = run_cli(
         [
             "python",
@@ -149,13 +156,11 @@ def test_inference_writes_masks_named_after_inputs(trained, synthetic_root, rg1_
             "--output_dir",
             str(out),
             "--ckpt_dir",
-            str(trained["work"] / "models"),
-            "--image_size",
-            "72",
+            str(models),
             "--num_workers",
             "0",
         ]
-    )  # 72 is padded to 96 and cropped back
+    )  # image_size 72 (the model folder says so) is padded to 96 and cropped back
     assert "notes.png" in log and "unknown format" in log
     expected = {"sub/a.png": (64, 64), "RG1_UNCR.png": (1955, 1841), "synthetic.png": (64, 64)}
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == sorted(expected)

@@ -1,6 +1,7 @@
 """Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, metric and prediction writers."""
 
 from monai_ext.handlers.batchnorm import PreciseBatchNorm, recompute_batchnorm_statistics
+from monai_ext.handlers.calibration import CalibrationFitter, validation_logits
 from monai_ext.handlers.checkpoint import (
     AtomicCheckpointSaver,
     AtomicDiskSaver,
@@ -21,6 +22,7 @@ __all__ = [
     "AtomicCheckpointSaver",
     "AtomicDiskSaver",
     "BestModelSaver",
+    "CalibrationFitter",
     "ClassificationWriter",
     "InferenceManifest",
     "LatestCheckpointLoader",
@@ -35,4 +37,5 @@ __all__ = [
     "probs_and_labels",
     "probs_and_onehot",
     "recompute_batchnorm_statistics",
+    "validation_logits",
 ]

@@ -34,6 +34,7 @@ from ignite.handlers.checkpoint import BaseSaveHandler, CheckpointEvents
 from monai.handlers import CheckpointLoader, CheckpointSaver, EarlyStopHandler
 
 from monai_ext.bundle.defaults import write_class_names
+from monai_ext.bundle.model_settings import write_model_settings
 from monai_ext.errors import CXRError
 from monai_ext.utils import TEMPORARY_GLOB, atomic_path
 
@@ -167,6 +168,9 @@ class BestModelSaver:
         metric_name: the metric compared (default: the validator's key metric).
         filename: the file written.
         class_names: when given, saved beside the weights (``classes.json``) with each new best model.
+        run_record: when given, its bundle and settings are saved beside the weights (``settings.json``,
+            :mod:`monai_ext.bundle.model_settings`) with each new best model: the model folder says how
+            to use it.
         wait_for_checkpoint: write at ``SAVED_CHECKPOINT`` (True, with a resume saver on the trainer)
             or at once after validation (False).
     """
@@ -179,10 +183,12 @@ class BestModelSaver:
         metric_name: str | None = None,
         filename: str = "model.pt",
         class_names: Sequence[str] | None = None,
+        run_record: RunRecord | None = None,
         wait_for_checkpoint: bool = True,
     ) -> None:
         self.path = Path(save_dir) / filename
         self.class_names = None if class_names is None else list(class_names)
+        self.run_record = run_record
         self.network = network
         self.validator = validator
         self.metric_name = metric_name
@@ -235,6 +241,8 @@ class BestModelSaver:
             self._write(tmp)
         if self.class_names is not None:
             write_class_names(self.class_names, self.path.parent)
+        if self.run_record is not None:
+            write_model_settings(self.run_record.model_settings(), self.path.parent)
         self._pending = False
         logger.info("saved %s (%s %.4f, epoch %d)", self.path, self._metric, self.best_score, self.best_epoch)
 
@@ -303,6 +311,10 @@ class RunRecord:
             shapes_digest=hashlib.sha256(repr(shapes).encode()).hexdigest()[:16],
             settings={k: (list(v) if isinstance(v, tuple) else v) for k, v in (settings or {}).items()},
         )
+
+    def model_settings(self) -> dict[str, Any]:
+        """The bundle and the settings, as a model folder keeps them (``settings.json``)."""
+        return {"bundle": self.record["bundle"], **self.record["settings"]}
 
     def describe(self, record: Mapping[str, Any] | None = None) -> str:
         r = self.record if record is None else record

@@ -13,7 +13,8 @@ from ignite.engine import Engine
 
 from monai_ext.constants import Keys
 from monai_ext.handlers.outputs import RowWriter, item_field
-from monai_ext.metrics.classification import classification_report
+from monai_ext.metrics.calibration import brier_score, expected_calibration_error, reliability_curve, uncalibrated
+from monai_ext.metrics.classification import classification_report, decision_report
 from monai_ext.utils import write_csv, write_json
 
 __all__ = ["ClassificationWriter", "flatten_report"]
@@ -26,6 +27,13 @@ class ClassificationWriter(RowWriter):
     interval, overall and per source. ``fields`` adds columns read per item (e.g. ``mask_source``,
     ``mask_flags``: where the lung mask came from and the plausibility checks it failed).
 
+    With a model's calibration (``temperature``, ``threshold``: ``models/calibration.json``), the
+    probabilities in ``pred`` are the calibrated ones, ``predictions.csv`` adds ``decision`` (the class
+    at the saved threshold of a binary model's positive, last class) and ``metrics.json`` adds
+    ``at_threshold`` (accuracy, sensitivity, specificity at it, beside the argmax/0.5 figures) and
+    ``calibration`` (Brier score and expected calibration error of the probabilities before and after
+    temperature scaling, the reliability curve).
+
     The engine's postprocessing must leave class probabilities (softmax) in ``pred``; the batch
     items' ``name``, ``patient_id``, ``source`` and ``label`` are read from the decollated batch.
     """
@@ -37,8 +45,12 @@ class ClassificationWriter(RowWriter):
         with_metrics: bool = True,
         n_bootstrap: int = 1000,
         fields: Sequence[str] = (),
+        temperature: float = 1.0,
+        threshold: float | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
+        self.temperature = float(temperature)
+        self.threshold = threshold if threshold is None or len(class_names) == 2 else None
         self.class_names = list(class_names)
         self.with_metrics = with_metrics
         self.n_bootstrap = n_bootstrap
@@ -65,6 +77,8 @@ class ClassificationWriter(RowWriter):
     def write(self, engine: Engine | None = None) -> None:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         header = [Keys.NAME, Keys.PATIENT_ID, Keys.SOURCE, *[f"prob_{c}" for c in self.class_names], "predicted"]
+        if self.threshold is not None:
+            header.append("decision")
         labelled = bool(self.rows) and all(Keys.LABEL in r for r in self.rows)
         if labelled:
             header.append("true")
@@ -73,6 +87,8 @@ class ClassificationWriter(RowWriter):
         for r in self.rows:
             line = [r[Keys.NAME], r[Keys.PATIENT_ID], r[Keys.SOURCE], *[f"{p:.6f}" for p in r["probs"]]]
             line.append(self.class_names[int(np.argmax(r["probs"]))])
+            if self.threshold is not None:
+                line.append(self.class_names[int(r["probs"][-1] >= self.threshold)])
             if labelled:
                 line.append(self.class_names[r[Keys.LABEL]])
             lines.append(line + [r[name] for name in self.fields])
@@ -85,6 +101,17 @@ class ClassificationWriter(RowWriter):
         probs = np.stack([r["probs"] for r in self.rows])
         sources = np.array([r[Keys.SOURCE] for r in self.rows])
         result = {"overall": classification_report(y, probs, self.class_names, self.n_bootstrap)}
+        if self.threshold is not None:
+            result["overall"]["at_threshold"] = decision_report(y == 1, probs[:, 1], self.threshold)
+        raw = uncalibrated(probs, self.temperature)
+        result["overall"]["calibration"] = {
+            "temperature": self.temperature,
+            "brier": brier_score(probs, y),
+            "ece": expected_calibration_error(probs, y),
+            "brier_uncalibrated": brier_score(raw, y),
+            "ece_uncalibrated": expected_calibration_error(raw, y),
+            "reliability": reliability_curve(probs, y),
+        }
         if any(sources):
             result["per_source"] = {
                 str(s): classification_report(y[sources == s], probs[sources == s], self.class_names, self.n_bootstrap)
@@ -119,4 +146,9 @@ def flatten_report(report: dict[str, Any]) -> list[list[Any]]:
             if avg == "macro" and m == "f1":  # macro F1 carries its bootstrap interval
                 entry = {"value": entry, "ci95": report["macro"]["f1_ci95"]}
             rows.append(row(avg, m, entry))
+    if "at_threshold" in report:  # the decision at the model's saved operating threshold
+        rows += [row("at_threshold", m, report["at_threshold"][m]) for m in ("accuracy", "sensitivity", "specificity")]
+    if "calibration" in report:
+        figures = ("brier", "ece", "brier_uncalibrated", "ece_uncalibrated")
+        rows += [row("calibration", m, report["calibration"][m]) for m in figures]
     return rows

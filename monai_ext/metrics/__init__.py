@@ -1,6 +1,17 @@
 """Classification metrics with 95% intervals (Wilson for proportions, bootstrap for AUC and F1), and the
-percentile bootstrap the study report also uses for its segmentation means."""
+percentile bootstrap the study report also uses for its segmentation means; calibration: temperature
+scaling, operating thresholds, Brier score and expected calibration error."""
 
+from monai_ext.metrics.calibration import (
+    brier_score,
+    expected_calibration_error,
+    fit_calibration,
+    fit_temperature,
+    reliability_curve,
+    threshold_for_sensitivity,
+    uncalibrated,
+    youden_threshold,
+)
 from monai_ext.metrics.classification import (
     classification_report,
     confusion_matrix,
@@ -12,10 +23,18 @@ from monai_ext.metrics.intervals import bootstrap_mean, percentile_interval
 
 __all__ = [
     "bootstrap_mean",
+    "brier_score",
     "classification_report",
     "confusion_matrix",
+    "expected_calibration_error",
+    "fit_calibration",
+    "fit_temperature",
     "percentile_interval",
+    "reliability_curve",
     "roc_auc",
     "roc_curve",
+    "threshold_for_sensitivity",
+    "uncalibrated",
     "wilson_interval",
+    "youden_threshold",
 ]

@@ -11,7 +11,14 @@ from scipy.stats import rankdata
 
 from monai_ext.metrics.intervals import percentile_interval
 
-__all__ = ["classification_report", "confusion_matrix", "roc_auc", "roc_curve", "wilson_interval"]
+__all__ = [
+    "classification_report",
+    "confusion_matrix",
+    "decision_report",
+    "roc_auc",
+    "roc_curve",
+    "wilson_interval",
+]
 
 Z95 = 1.959963984540054
 
@@ -144,3 +151,17 @@ def classification_report(
         values = [b[c] for b in boot_class_f1 if b[c] is not None]
         per_class[name]["f1_ci95"] = percentile_interval(values)
     return report
+
+
+def decision_report(positive: Sequence[bool], scores: Sequence[float], threshold: float) -> dict[str, Any]:
+    """Accuracy, sensitivity and specificity (Wilson 95% intervals) of calling an image positive when its
+    positive-class probability is at least ``threshold``."""
+    positive, scores = np.asarray(positive, dtype=bool), np.asarray(scores, dtype=np.float64)
+    called = scores >= threshold
+    tp, tn = int((called & positive).sum()), int((~called & ~positive).sum())
+    return {
+        "threshold": float(threshold),
+        "accuracy": _proportion(tp + tn, len(positive)),
+        "sensitivity": _proportion(tp, int(positive.sum())),
+        "specificity": _proportion(tn, int((~positive).sum())),
+    }

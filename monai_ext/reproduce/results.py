@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from monai_ext.bundle.model_settings import CALIBRATION_FILE
 from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.reproduce.study import StudyPaths
 
@@ -46,12 +47,14 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
             metrics_file = paths.cls(backbone, mode) / "eval" / "metrics.json"
             if metrics_file.is_file():
                 metrics = json.loads(metrics_file.read_text())
+                calibration = paths.cls(backbone, mode) / "models" / CALIBRATION_FILE
                 results["classification"][f"{backbone}/{mode}"] = {
                     "backbone": backbone,
                     "input_mode": mode,
                     "headline": headline(metrics["overall"]),
                     "overall": metrics["overall"],
                     "per_source": metrics.get("per_source", {}),
+                    "calibration": json.loads(calibration.read_text()) if calibration.is_file() else None,
                 }
     summary_file = paths.seg / "eval" / "metrics_summary.json"
     if summary_file.is_file():

@@ -1,5 +1,11 @@
-"""Chest X-ray transforms, in MONAI's array and dictionary pairs."""
+"""Chest X-ray transforms, in MONAI's array and dictionary pairs: loading, lung masks, temperature scaling."""
 
+from monai_ext.transforms.calibration import (
+    TemperatureScale,
+    TemperatureScaleD,
+    TemperatureScaled,
+    TemperatureScaleDict,
+)
 from monai_ext.transforms.io.array import LoadCXR
 from monai_ext.transforms.io.dictionary import LoadCXRD, LoadCXRd, LoadCXRDict
 from monai_ext.transforms.mask.array import INPUT_MODES, ApplyLungMask, SaveLungMask, needs_lung_mask
@@ -39,6 +45,10 @@ __all__ = [
     "SaveLungMaskD",
     "SaveLungMaskDict",
     "SaveLungMaskd",
+    "TemperatureScale",
+    "TemperatureScaleD",
+    "TemperatureScaleDict",
+    "TemperatureScaled",
     "lung_mask_quality",
     "needs_lung_mask",
 ]
