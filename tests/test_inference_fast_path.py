@@ -30,7 +30,7 @@ from monai_ext.bundle import inference_parser
 from monai_ext.constants import REPO_ROOT, SEG_BUNDLE, Keys
 from monai_ext.networks import prepare_network
 from monai_ext.synthetic.phantom import make_phantom
-from monai_ext.transforms import LungMaskQualityd, SaveLungMaskd
+from monai_ext.transforms.mask.predictor import mask_postprocessing
 
 #: least Dice between the fast and slow paths' masks: they differ only along the lung border
 MIN_DICE_FAST_VS_SLOW = 0.98
@@ -80,8 +80,7 @@ def test_fast_path_masks_match_the_slow_path(seed, crop):
     truth = phantom.lung[:, crop:]
     parser = inference_parser(REPO_ROOT / "bundles" / SEG_BUNDLE)
     pre = parser.get_parsed_content("preprocessing")
-    keep = (LungMaskQualityd, SaveLungMaskd)
-    post = Compose([t for t in parser.get_parsed_content("postprocessing").transforms if not isinstance(t, keep)])
+    post = mask_postprocessing(parser)
     oracle = Oracle(truth)
     net = prepare_network(oracle, "cpu", amp=False)
     d = pre({Keys.IMAGE: MetaTensor(image.clone())})

@@ -55,18 +55,21 @@ def write_model_settings(settings: Mapping[str, Any], ckpt_dir: str | os.PathLik
     return path
 
 
+def _read_object(path: Path, what: str) -> dict[str, Any]:
+    """The JSON object in ``path``; :class:`ModelSettingsError` naming the file when it is not one."""
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelSettingsError(f"{path}: not a readable {what} file ({e})") from e
+    if not isinstance(content, dict):
+        raise ModelSettingsError(f"{path}: expected a JSON object of {what}, got {type(content).__name__}")
+    return content
+
+
 def read_model_settings(ckpt_dir: str | os.PathLike) -> dict[str, Any]:
     """The settings saved beside the weights in ``ckpt_dir`` (empty when there is no settings file)."""
     path = Path(ckpt_dir) / SETTINGS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        settings = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelSettingsError(f"{path}: not a readable settings file ({e})") from e
-    if not isinstance(settings, dict):
-        raise ModelSettingsError(f"{path}: expected a JSON object of settings, got {type(settings).__name__}")
-    return settings
+    return _read_object(path, "settings") if path.is_file() else {}
 
 
 def model_setting(ckpt_dir: str | os.PathLike, name: str, default: Any) -> Any:
@@ -100,10 +103,7 @@ def read_calibration(ckpt_dir: str | os.PathLike, model_file: str = "model.pt") 
     path = Path(ckpt_dir) / CALIBRATION_FILE
     if not path.is_file():
         return dict(NO_CALIBRATION)
-    try:
-        calibration = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelSettingsError(f"{path}: not a readable calibration file ({e})") from e
+    calibration = _read_object(path, "calibration")
     weights = Path(ckpt_dir) / model_file
     if weights.is_file() and calibration.get("model_sha256") != file_sha256(weights):
         raise ModelSettingsError(

@@ -50,7 +50,7 @@ class ClassificationWriter(RowWriter):
     ) -> None:
         self.output_dir = Path(output_dir)
         self.temperature = float(temperature)
-        self.threshold = threshold if threshold is None or len(class_names) == 2 else None
+        self.threshold = threshold if len(class_names) == 2 else None  # of a binary model's positive class
         self.class_names = list(class_names)
         self.with_metrics = with_metrics
         self.n_bootstrap = n_bootstrap
@@ -102,7 +102,8 @@ class ClassificationWriter(RowWriter):
         sources = np.array([r[Keys.SOURCE] for r in self.rows])
         result = {"overall": classification_report(y, probs, self.class_names, self.n_bootstrap)}
         if self.threshold is not None:
-            result["overall"]["at_threshold"] = decision_report(y == 1, probs[:, 1], self.threshold)
+            positive = len(self.class_names) - 1  # the last class, as in the decision column
+            result["overall"]["at_threshold"] = decision_report(y == positive, probs[:, positive], self.threshold)
         raw = uncalibrated(probs, self.temperature)
         result["overall"]["calibration"] = {
             "temperature": self.temperature,

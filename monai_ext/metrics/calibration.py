@@ -113,8 +113,12 @@ def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], n_bins:
     return float(sum(b["n"] * abs(b["accuracy"] - b["confidence"]) for b in bins) / n)
 
 
+def _has_both(positive: np.ndarray) -> bool:
+    return bool(positive.any() and not positive.all())
+
+
 def _need_both(positive: np.ndarray) -> None:
-    if positive.all() or not positive.any():
+    if not _has_both(positive):
         raise ValueError("a threshold needs positive and negative images")
 
 
@@ -141,7 +145,7 @@ def fit_calibration(
         if not binary:
             return t, None
         scores, positive = softmax(logits[idx] / t, axis=1)[:, 1], labels[idx] == 1
-        if positive.all() or not positive.any():
+        if not _has_both(positive):  # a resample with one class places no threshold
             return t, None
         if target_sensitivity is None:
             return t, youden_threshold(positive, scores)

@@ -17,10 +17,19 @@ from monai_ext.networks import prepare_network
 from monai_ext.transforms.mask.dictionary import SaveLungMaskd
 from monai_ext.transforms.mask.quality import LungMaskQualityd
 
-__all__ = ["LungMaskPredictor", "PredictLungMaskD", "PredictLungMaskDict", "PredictLungMaskd"]
+__all__ = ["LungMaskPredictor", "PredictLungMaskD", "PredictLungMaskDict", "PredictLungMaskd", "mask_postprocessing"]
 
 #: postprocessing steps of the segmentation bundle that report or write files: the classifier checks the mask itself
 _NOT_FOR_PREDICTION = (LungMaskQualityd, SaveLungMaskd)
+
+
+def mask_postprocessing(parser) -> Compose:
+    """The segmentation bundle's own ``postprocessing`` from its parsed ``inference.json`` (activation, lung
+    postprocessing at the network's resolution, ``Invertd`` back to the image's size) without the steps
+    that log plausibility or write files: the binary mask a caller keeps in memory."""
+    return Compose(
+        [t for t in parser.get_parsed_content("postprocessing").transforms if not isinstance(t, _NOT_FOR_PREDICTION)]
+    )
 
 
 class LungMaskPredictor:
@@ -51,10 +60,7 @@ class LungMaskPredictor:
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         self._net = prepare_network(net, self.device, self.amp).eval()
         self._pre = parser.get_parsed_content("preprocessing")  # LoadCXRd passes the already-loaded image through
-        # the bundle's own postprocessing (activation, lung postprocessing at the network's resolution,
-        # Invertd back to the image's size) without its plausibility log and its mask writer
-        post = parser.get_parsed_content("postprocessing").transforms
-        self._post = Compose([t for t in post if not isinstance(t, _NOT_FOR_PREDICTION)])
+        self._post = mask_postprocessing(parser)
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         if self._net is None:
