@@ -106,6 +106,8 @@ def test_evaluate_reports_intervals_per_source(resnet_lung):
             "test",
             "--n_bootstrap",
             "200",
+            "--saliency",
+            "True",
         ]
     )
     metrics = json.loads((out / "metrics.json").read_text())
@@ -133,6 +135,14 @@ def test_evaluate_reports_intervals_per_source(resnet_lung):
     assert at["sensitivity"]["k"] == sum(p and c for p, c in zip(positive, called))
     figures = overall["calibration"]
     assert figures["temperature"] == calibration["temperature"] and 0 <= figures["ece"] <= 1
+    # a Grad-CAM overlay per test image, and its share inside the lung mask (the mask on the input's grid)
+    saliency = list(csv.DictReader((out / "saliency.csv").open()))
+    assert [r["name"] for r in saliency] == [r["name"] for r in rows]
+    for r in saliency:
+        assert 0 <= float(r["in_lung"]) <= 1 and 0.05 < float(r["lung_area"]) < 0.95
+        assert Image.open(out / r["map"]).size == (32, 32)
+    summary = json.loads((out / "saliency.json").read_text())
+    assert summary["target_layer"] == "net.layer4" and summary["overall"]["n_measured"] == len(rows)
     assert {"brier", "ece", "brier_uncalibrated", "ece_uncalibrated"} <= {r["metric"] for r in table}
 
 
@@ -203,6 +213,8 @@ def test_inference_on_raw_files_with_on_the_fly_masks(resnet_lung, synthetic_roo
             str(seg),
             "--ckpt_dir",
             str(resnet_lung["run"] / "models"),  # image_size 32 and input_mode lung come from its settings.json
+            "--saliency",
+            "True",
         ]
     )
     assert "broken.png" in log
@@ -213,6 +225,9 @@ def test_inference_on_raw_files_with_on_the_fly_masks(resnet_lung, synthetic_roo
     assert [r["decision"] for r in rows] == [
         "positive" if float(r["prob_positive"]) >= threshold else "negative" for r in rows
     ]
+    saliency = {r["name"]: r for r in csv.DictReader((out / "saliency.csv").open())}
+    assert set(saliency) == {"RG1_UNCR.dcm", "a.png"}  # the broken file is reported, not mapped
+    assert (out / saliency["RG1_UNCR.dcm"]["map"]).is_file()
 
 
 def test_export_and_bundle_checks(resnet_lung):

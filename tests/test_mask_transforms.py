@@ -74,6 +74,18 @@ def test_crop_to_lung_bounding_box():
     assert torch.all(out > 0)
 
 
+def test_the_dictionary_form_leaves_the_mask_on_the_inputs_grid():
+    """The mask key ends aligned with the classifier input: binarised, resized to the image, cropped as it."""
+    small = torch.zeros(1, 4, 3)  # half the image's size, 0/255 values as a PNG file loads
+    small[:, 1:3, 0:2] = 255.0
+    d = ApplyLungMaskd("image", mode="cxr")({"image": _image(), "lung": small})
+    assert d["lung"].shape == (1, 8, 6) and set(d["lung"].unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(d["lung"], (torch.nn.functional.interpolate(small[None], size=(8, 6))[0] > 0).float())
+    d = ApplyLungMaskd("image", mode="no_lung", crop_to_lung=True, margin=0.0)({"image": _image(), "lung": _mask()})
+    assert d["image"].shape == d["lung"].shape == (1, 4, 2) and torch.all(d["lung"] == 1)
+    assert "lung" not in ApplyLungMaskd("image", mode="cxr")({"image": _image()})  # none given, none made
+
+
 def test_errors_and_dictionary_form():
     with pytest.raises(ValueError, match="input mode must be one of"):
         ApplyLungMask("lungs")

@@ -25,7 +25,19 @@ def test_auc_above_chance_is_a_shortcut_even_when_accuracy_is_not():
 def test_accuracy_above_the_majority_rate_is_a_shortcut():
     probe = shortcut_probe(LUNG_AT_CHANCE, _run(CM, [0.70, 0.85], [0.45, 0.8]))
     assert probe.verdict == "shortcut"
-    assert probe.reasons == ["accuracy's lower 95% bound 70.0% > 66.7% (majority class)"]
+    assert probe.reasons == ["accuracy at 0.5: lower 95% bound 70.0% > 66.7% (majority class)"]
+
+
+def test_the_accuracy_judged_is_the_one_at_the_saved_threshold():
+    """The no_lung run of the default study: accuracy at 0.5 near chance while the ranking was good."""
+    no_lung = _run(CM, [0.55, 0.75], [0.45, 0.8])
+    no_lung["overall"]["at_threshold"] = {"threshold": 0.31, "accuracy": {"ci95": [0.72, 0.9]}}
+    probe = shortcut_probe(LUNG_LEARNS, no_lung)
+    assert probe.reasons == [
+        "accuracy at the validation threshold 0.310: lower 95% bound 72.0% > 66.7% (majority class)"
+    ]
+    no_lung["overall"]["at_threshold"]["accuracy"]["ci95"] = [0.5, 0.7]  # at 0.5 it would not matter either way
+    assert shortcut_probe(LUNG_LEARNS, no_lung).verdict == "none"
 
 
 def test_chance_level_no_lung_beside_a_learning_lung_run_is_no_shortcut():

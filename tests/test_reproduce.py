@@ -41,7 +41,13 @@ def test_report_table_figures_and_manifest(study):
         if run["calibration"]["threshold"] is not None:
             assert f"| {key} | {run['calibration']['threshold']:.3f} (" in summary
     assert "## Operating threshold and calibration" in summary
-    for name in ("confusion_matrices", "roc_curves", "mask_gallery", "training_curves"):
+    for key, run in results["classification"].items():  # Grad-CAM of every test image, its share in the lungs
+        overall = run["saliency"]["overall"]
+        assert overall["n_measured"] == overall["n"] == run["overall"]["n"]
+        low, high = overall["in_lung"]["ci95"]
+        assert 0 <= low <= overall["in_lung"]["value"] <= high <= 1
+        assert f"| {key} | {100 * overall['in_lung']['value']:.1f} (" in summary
+    for name in ("confusion_matrices", "roc_curves", "reliability", "saliency_grid", "mask_gallery", "training_curves"):
         with Image.open(study / "figures" / f"{name}.png") as img:
             assert img.format == "PNG" and img.size[0] > 200
     manifest = json.loads((study / "manifest.json").read_text())

@@ -32,14 +32,15 @@ def mask_name_for(image_path: str | os.PathLike) -> str:
 
 
 def write_png(array: np.ndarray, path: str | os.PathLike) -> None:
-    """Write a 2-D uint8 or uint16 array as a grey PNG, atomically. Floats are refused: scale first."""
+    """Write a 2-D uint8 or uint16 array as a grey PNG, or a ``(rows, columns, 3)`` uint8 one as a colour
+    PNG, atomically. Floats are refused: scale first."""
     array = np.asarray(array)
-    if array.ndim != 2:
-        raise ValueError(f"{path}: a 2-D array is expected for a grey PNG, got shape {array.shape}")
+    if array.ndim != 2 and not (array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8):
+        raise ValueError(f"{path}: a 2-D array (grey) or rows x columns x 3 uint8 (RGB) is expected, got {array.shape}")
     if array.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{path}: uint8 or uint16 expected for PNG, got {array.dtype}")
     with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")  # mode L or I;16
+        Image.fromarray(array).save(tmp, format="PNG")  # mode L, I;16 or RGB
 
 
 def write_dicom_cr(

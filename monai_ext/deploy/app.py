@@ -1,7 +1,7 @@
 """MONAI Deploy application: a folder of DICOM files -> for each chest radiograph, a lung mask and
 COVID-19 class probabilities.
 
-    python -m monai_ext.deploy.app --input DICOM_FOLDER --output OUTPUT --model MODELS
+    python -m monai_ext.deploy.app --input DICOM_FOLDER --output OUTPUT --model MODELS [--saliency]
 
 ``MODELS`` holds the exported TorchScript of each bundle, as the SDK lays out several models:
 ``MODELS/cxr_lung_segmentation/model.ts`` and ``MODELS/cxr_covid_classification/model.ts``
@@ -39,9 +39,12 @@ logger = logging.getLogger(__name__)
 class CXRDeployApp(Application):
     """Loader -> lung segmentation (bundle operator) -> classification -> writer, per radiograph."""
 
-    def __init__(self, *args, cls_bundle: Path | None = None, device: str = "cpu", **kwargs) -> None:
+    def __init__(
+        self, *args, cls_bundle: Path | None = None, device: str = "cpu", saliency: bool = False, **kwargs
+    ) -> None:
         self.cls_bundle = Path(cls_bundle or find_bundle_root(CLS))
         self.device = device
+        self.saliency = saliency
         super().__init__(*args, **kwargs)
 
     def compose(self) -> None:
@@ -69,6 +72,7 @@ class CXRDeployApp(Application):
             bundle_dir=self.cls_bundle,
             model_file=models / CLS / "model.ts",
             device=self.device,
+            saliency=self.saliency,
             name="covid_classifier",
         )
         writer = CXRResultWriterOperator(self, output_folder=output_folder, skipped=skipped, name="writer")
@@ -85,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(add_help=False)  # our options; -i/-o/-m and the rest go to the SDK
     parser.add_argument("--cls-bundle", type=Path, default=None)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--saliency", action="store_true", help="a Grad-CAM overlay per radiograph: saliency.png")
     ours, sdk_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     sys.argv = [sys.argv[0], *sdk_args]  # the SDK reads --input/--output/--model from sys.argv
-    app = CXRDeployApp(cls_bundle=ours.cls_bundle, device=ours.device)
+    app = CXRDeployApp(cls_bundle=ours.cls_bundle, device=ours.device, saliency=ours.saliency)
     app.run()
     return 0
 

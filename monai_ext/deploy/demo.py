@@ -42,8 +42,9 @@ def make_input_folder(folder: Path) -> Path:
     return folder
 
 
-def run_demo(out: Path, seg_bundle: Path | None = None, cls_bundle: Path | None = None) -> dict:
-    """Export, fill the input folder, run the app in its own process; return ``results.json``."""
+def run_demo(out: Path, seg_bundle: Path | None = None, cls_bundle: Path | None = None, saliency: bool = True) -> dict:
+    """Export, fill the input folder, run the app in its own process (with Grad-CAM overlays unless
+    ``saliency`` is off); return ``results.json``."""
     seg_bundle = Path(seg_bundle or find_bundle_root(SEG))
     cls_bundle = Path(cls_bundle or find_bundle_root(CLS))
     models = out / "models"
@@ -65,6 +66,7 @@ def run_demo(out: Path, seg_bundle: Path | None = None, cls_bundle: Path | None 
             str(models),
             "--cls-bundle",
             str(cls_bundle),
+            *(["--saliency"] if saliency else []),
         ],
         check=True,
     )

@@ -9,8 +9,9 @@
 - :class:`CovidClassifierOperator` runs the classification bundle's preprocessing (lung mask from the
   segmentation operator) and its exported TorchScript, and emits class probabilities.
 - :class:`CXRResultWriterOperator` writes, per radiograph, the mask (PNG, 0/255, at the radiograph's
-  size, and a DICOM SEG referencing the radiograph), the class probabilities (``result.json`` and a
-  DICOM SR measurement report, TID 1500; ``dicom_outputs.py``); and ``results.json`` for the whole folder.
+  size, and a DICOM SEG referencing the radiograph), the class probabilities and the decision at the
+  model's threshold (``result.json`` and a DICOM SR measurement report, TID 1500; ``dicom_outputs.py``),
+  the Grad-CAM overlay when asked (``saliency.png``); and ``results.json`` for the whole folder.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from monai_ext.data import read_cxr, write_png
 from monai_ext.deploy.dicom_outputs import write_classification_sr, write_lung_seg
 from monai_ext.errors import CXRReadError
 from monai_ext.utils import write_json
+from monai_ext.visualize import ClassSaliency, saliency_overlay, saliency_summary
 
 __all__ = ["CXRLoaderOperator", "CXRResultWriterOperator", "CovidClassifierOperator", "LungSegmentationOperator"]
 
@@ -80,18 +82,37 @@ class LungSegmentationOperator(MonaiBundleInferenceOperator):
 class CovidClassifierOperator(Operator):
     """Class probabilities of one radiograph with the classification bundle: its ``inference.json``
     preprocessing (whole image, lungs, or image without lungs, as its ``input_mode`` says; the lung
-    mask comes from :class:`LungSegmentationOperator`), its exported TorchScript, softmax."""
+    mask comes from :class:`LungSegmentationOperator`), its exported TorchScript, the temperature and
+    softmax of its postprocessing, and the ``decision`` at the model's operating threshold
+    (``models/calibration.json``) when it has one.
+
+    With ``saliency``, a Grad-CAM map of the predicted class too (:class:`~monai_ext.visualize.ClassSaliency`,
+    on the bundle's network with the TorchScript's weights: a TorchScript module takes no hooks): its
+    share inside the lungs and an overlay picture (``saliency_overlay``, RGB) go with the probabilities."""
 
     def __init__(
-        self, fragment: Fragment, *args, bundle_dir: Path, model_file: Path, device: str = "cpu", **kwargs
+        self,
+        fragment: Fragment,
+        *args,
+        bundle_dir: Path,
+        model_file: Path,
+        device: str = "cpu",
+        saliency: bool = False,
+        **kwargs,
     ) -> None:
         parser = inference_parser(bundle_dir, device=device)
         self.device = torch.device(device)
         self.preprocessing = parser.get_parsed_content("preprocessing")
         self.postprocessing = parser.get_parsed_content("postprocessing")
         self.class_names = list(parser.get_parsed_content("class_names"))
+        self.threshold = parser.get_parsed_content("calibration")["threshold"] if len(self.class_names) == 2 else None
         self.input_mode = parser.get_parsed_content("input_mode")
         self.model = torch.jit.load(str(model_file), map_location=self.device).eval()
+        self.saliency = None
+        if saliency:
+            network = parser.get_parsed_content("network_def")
+            network.load_state_dict(self.model.state_dict())
+            self.saliency = ClassSaliency(network.to(self.device).eval())
         super().__init__(fragment, *args, **kwargs)
 
     def setup(self, spec: OperatorSpec) -> None:
@@ -105,14 +126,20 @@ class CovidClassifierOperator(Operator):
         with torch.no_grad():
             data[Keys.PRED] = self.model(data[Keys.IMAGE][None].to(self.device))[0]
         probs = self.postprocessing(data)[Keys.PRED].detach().cpu().numpy()
-        op_output.emit(
-            {
-                "input_mode": self.input_mode,
-                "prediction": self.class_names[int(probs.argmax())],
-                "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)},
-            },
-            "probabilities",
-        )
+        predicted = int(probs.argmax())
+        result = {
+            "input_mode": self.input_mode,
+            "prediction": self.class_names[predicted],
+            "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)},
+        }
+        if self.threshold is not None:
+            result.update(threshold=self.threshold, decision=self.class_names[int(probs[-1] >= self.threshold)])
+        if self.saliency is not None:
+            image, lung = torch.as_tensor(data[Keys.IMAGE]), data.get(Keys.LUNG)
+            saliency = self.saliency(image[None], torch.tensor([predicted]))[0]
+            result["saliency"] = saliency_summary(saliency, lung, self.class_names[predicted])
+            result["saliency_overlay"] = saliency_overlay(image, saliency, lung)
+        op_output.emit(result, "probabilities")
 
 
 class CXRResultWriterOperator(Operator):
@@ -147,6 +174,10 @@ class CXRResultWriterOperator(Operator):
             result["error"] = meta["error"]
         else:
             write_png((lung > 0).astype(np.uint8) * 255, folder / "lung_mask.png")
+            overlay = probabilities.pop("saliency_overlay", None)
+            if overlay is not None:  # at the classifier's input size, as the share inside the lungs was measured
+                write_png(overlay, folder / "saliency.png")
+                probabilities["saliency"]["map"] = str(folder / "saliency.png")
             result.update(probabilities, lung_mask=str(folder / "lung_mask.png"))
             source = Path(meta["filename_or_obj"])
             for key, what, write in (

@@ -1,4 +1,4 @@
-"""Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, metric and prediction writers."""
+"""Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, metric and prediction writers, Grad-CAM saliency."""
 
 from monai_ext.handlers.batchnorm import PreciseBatchNorm, recompute_batchnorm_statistics
 from monai_ext.handlers.calibration import CalibrationFitter, validation_logits
@@ -16,6 +16,7 @@ from monai_ext.handlers.classification_writer import ClassificationWriter, flatt
 from monai_ext.handlers.manifest import InferenceManifest
 from monai_ext.handlers.metrics_summary import MetricsSummaryJSON
 from monai_ext.handlers.outputs import probs_and_labels, probs_and_onehot
+from monai_ext.handlers.saliency import SaliencyWriter
 from monai_ext.handlers.scoring import LogLikelihood
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ResumableEarlyStopHandler",
     "ResumeMismatchError",
     "RunRecord",
+    "SaliencyWriter",
     "flatten_report",
     "latest_checkpoint",
     "probs_and_labels",

@@ -112,6 +112,7 @@ class ClassificationWriter(RowWriter):
             "brier_uncalibrated": brier_score(raw, y),
             "ece_uncalibrated": expected_calibration_error(raw, y),
             "reliability": reliability_curve(probs, y),
+            "reliability_uncalibrated": reliability_curve(raw, y),
         }
         if any(sources):
             result["per_source"] = {

@@ -8,23 +8,29 @@ inputs) at the image's rows and columns.
 
 Classification is a ``BundleInferTask`` of type classification: the bundle's preprocessing (lung
 mask predicted on the fly by the sibling segmentation bundle when ``input_mode`` needs it) and
-softmax; the class probabilities come back in the JSON answer.
+postprocessing (temperature, softmax); the class probabilities, the decision at the model's threshold
+and, when asked, a Grad-CAM map come back in the answer.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from monai.transforms import CastToTyped, SaveImaged, SqueezeDimd, ToNumpyd, Transposed
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
 
-from monai_ext.bundle import read_class_names
+from monai_ext.bundle import read_calibration, read_class_names
 from monai_ext.constants import Keys
+from monai_ext.data import write_png
 from monai_ext.transforms import SaveLungMaskd
+from monai_ext.visualize import ClassSaliency, saliency_overlay, saliency_summary
 
 __all__ = ["CovidClassificationInfer", "LungSegmentationInfer", "read_class_names"]
 
@@ -57,7 +63,14 @@ class LungSegmentationInfer(BundleInferTask):
 
 
 class CovidClassificationInfer(BundleInferTask):
-    """Class probabilities of a chest radiograph; ``seg_bundle`` predicts the lung mask when needed."""
+    """Class probabilities of a chest radiograph; ``seg_bundle`` predicts the lung mask when needed.
+
+    The JSON answer has each class's (temperature-scaled) probability, the predicted class and, for a
+    binary model with a saved operating threshold (``models/calibration.json``), the ``decision`` at it.
+    A request with ``"saliency": true`` also gets a Grad-CAM map of the predicted class
+    (:class:`~monai_ext.visualize.ClassSaliency`, on the bundle's ``model.pt`` network): its share inside
+    the lungs in the JSON (``saliency``), and its overlay over the classifier's input as the answer's
+    file (an RGB PNG)."""
 
     def __init__(self, path: str, conf: dict[str, str], seg_bundle: str | None = None, **kwargs: Any) -> None:
         super().__init__(path, conf, type=InferType.CLASSIFICATION, add_post_restore=False, **kwargs)
@@ -65,11 +78,37 @@ class CovidClassificationInfer(BundleInferTask):
             return
         if seg_bundle:
             self.bundle_config["seg_bundle_dir"] = seg_bundle
-        self.class_names = read_class_names(os.path.join(path, "models"))
+        models = os.path.join(path, "models")
+        self.class_names = read_class_names(models)
+        self.threshold = read_calibration(models)["threshold"] if len(self.class_names) == 2 else None
         self.labels = {name: i for i, name in enumerate(self.class_names)}
+        self._saliency: dict[int, ClassSaliency] = {}  # per network object: its hooks go on once
+
+    def run_inferer(self, data: dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> dict[str, Any]:
+        data = super().run_inferer(data, convert_to_batch, device)
+        if str(data.get("saliency", "false")).lower() in ("true", "1"):
+            network = self._get_network(device, data)
+            if id(network) not in self._saliency:
+                self._saliency = {id(network): ClassSaliency(network)}
+            image, lung = torch.as_tensor(data[Keys.IMAGE]), data.get(Keys.LUNG)
+            predicted = int(torch.as_tensor(data[Keys.PRED]).flatten().argmax())
+            saliency = self._saliency[id(network)](image[None], torch.tensor([predicted]))[0]
+            data["saliency"] = saliency_summary(saliency, lung, self.class_names[predicted])
+            data["saliency_overlay"] = saliency_overlay(image, saliency, lung)
+        return data
 
     def writer(self, data: dict[str, Any], extension=None, dtype=None) -> tuple[Any, dict[str, Any]]:
-        """No label file: the answer is JSON with each class's probability and the predicted class."""
+        """The answer's JSON (probabilities, predicted class, decision, saliency) and, when a map was
+        asked for, its overlay PNG as the answer's file."""
         probs = np.asarray(data[Keys.PRED], dtype=np.float64).reshape(-1)
         scores = {name: round(float(p), 6) for name, p in zip(self.class_names, probs)}
-        return None, {"prediction": self.class_names[int(probs.argmax())], "probabilities": scores}
+        answer: dict[str, Any] = {"prediction": self.class_names[int(probs.argmax())], "probabilities": scores}
+        if self.threshold is not None:
+            answer.update(threshold=self.threshold, decision=self.class_names[int(probs[-1] >= self.threshold)])
+        if "saliency_overlay" not in data:
+            return None, answer
+        answer["saliency"] = data["saliency"]
+        with tempfile.NamedTemporaryFile(suffix=".png", delete=False) as f:  # MONAI Label sends and removes it
+            overlay = Path(f.name)
+        write_png(data["saliency_overlay"], overlay)
+        return str(overlay), answer

@@ -1,6 +1,6 @@
 """Classification metrics with 95% intervals (Wilson for proportions, bootstrap for AUC and F1), and the
 percentile bootstrap the study report also uses for its segmentation means; calibration: temperature
-scaling, operating thresholds, Brier score and expected calibration error."""
+scaling, operating thresholds, Brier score and expected calibration error; the in-lung share of a saliency map."""
 
 from monai_ext.metrics.calibration import (
     brier_score,
@@ -20,6 +20,7 @@ from monai_ext.metrics.classification import (
     wilson_interval,
 )
 from monai_ext.metrics.intervals import bootstrap_mean, percentile_interval
+from monai_ext.metrics.saliency import in_mask_fraction
 
 __all__ = [
     "bootstrap_mean",
@@ -29,6 +30,7 @@ __all__ = [
     "expected_calibration_error",
     "fit_calibration",
     "fit_temperature",
+    "in_mask_fraction",
     "percentile_interval",
     "reliability_curve",
     "roc_auc",

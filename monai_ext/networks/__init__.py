@@ -1,12 +1,13 @@
 """Networks MONAI lacks: the FPN-DenseNet121 lung segmenter and the torchvision classifiers."""
 
-from monai_ext.networks.classifier import TorchVisionClassifier
+from monai_ext.networks.classifier import SALIENCY_LAYERS, TorchVisionClassifier, saliency_layer
 from monai_ext.networks.fpn_densenet import FPNDenseNet121
 from monai_ext.networks.precision import autocast_dtype, cpu_has_fast_bf16, engine_amp, with_precision
 from monai_ext.networks.prepare import prepare_network
 from monai_ext.networks.pretrained import SEGMENTER, PretrainedWeightsError, check_pretrained, require_pretrained
 
 __all__ = [
+    "SALIENCY_LAYERS",
     "SEGMENTER",
     "FPNDenseNet121",
     "PretrainedWeightsError",
@@ -17,5 +18,6 @@ __all__ = [
     "engine_amp",
     "prepare_network",
     "require_pretrained",
+    "saliency_layer",
     "with_precision",
 ]

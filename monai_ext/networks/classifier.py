@@ -9,7 +9,7 @@ from torch import nn
 from monai_ext.constants import BACKBONES
 from monai_ext.networks.pretrained import require_pretrained
 
-__all__ = ["TorchVisionClassifier"]
+__all__ = ["SALIENCY_LAYERS", "TorchVisionClassifier", "saliency_layer"]
 
 #: backbone name (:data:`~monai_ext.constants.BACKBONES`) -> (torchvision builder, ImageNet weights enum name,
 #: path of the last linear layer)
@@ -18,6 +18,30 @@ ARCHITECTURES = {
     "vgg19_bn": ("vgg19_bn", "VGG19_BN_Weights", "classifier.6"),
     "efficientnet_b7": ("efficientnet_b7", "EfficientNet_B7_Weights", "classifier.1"),
 }
+
+#: backbone name -> the layer whose activations Grad-CAM weighs (:class:`~monai_ext.handlers.SaliencyWriter`):
+#: the last convolutional stage before pooling, as named inside :class:`TorchVisionClassifier`
+SALIENCY_LAYERS = {
+    "resnet50": "net.layer4",
+    "vgg19_bn": "net.features.51",  # the last ReLU; features.52 is the max pooling
+    "efficientnet_b7": "net.features.8",
+}
+
+
+def saliency_layer(network: nn.Module) -> str:
+    """The name of ``network``'s Grad-CAM target layer (:data:`SALIENCY_LAYERS`), with the ``module.``
+    prefix of a DistributedDataParallel or DataParallel wrapper. Refuses a network that is not a
+    :class:`TorchVisionClassifier` (a TorchScript export has no layers to hook): name the layer instead."""
+    prefix = ""
+    while isinstance(getattr(network, "module", None), nn.Module):
+        network, prefix = network.module, prefix + "module."
+    backbone = getattr(network, "backbone_name", None)
+    if not isinstance(network, TorchVisionClassifier) or backbone not in SALIENCY_LAYERS:
+        raise TypeError(
+            f"no Grad-CAM layer is known for a {type(network).__name__}: saliency needs the bundle's "
+            "TorchVisionClassifier (not a TorchScript export), or the target layer named explicitly"
+        )
+    return prefix + SALIENCY_LAYERS[backbone]
 
 
 class TorchVisionClassifier(nn.Module):

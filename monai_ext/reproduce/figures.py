@@ -1,4 +1,5 @@
-"""The study's figures: confusion matrices, ROC curves, the lung-mask gallery, training curves."""
+"""The study's figures: confusion matrices, ROC curves, reliability diagrams, Grad-CAM overlays, the lung-mask
+gallery, training curves."""
 
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ __all__ = ["draw_figures"]
 def _save(fig, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+
+
+def _saliency_picks(paths: StudyPaths, backbones, modes, per_class: int = 2) -> list[tuple[str, str]]:
+    """``(name, true class)`` of the test images the saliency grid shows: the first ``per_class`` of each
+    true class (by name) in the first run's predictions that has saliency maps."""
+    for backbone in backbones:
+        for mode in modes:
+            folder = paths.cls(backbone, mode) / "eval"
+            if (folder / "saliency.csv").is_file() and (folder / "predictions.csv").is_file():
+                rows = sorted(csv.DictReader((folder / "predictions.csv").open()), key=lambda r: r["name"])
+                classes = sorted({r.get("true", "") for r in rows})
+                return [
+                    (r["name"], c) for c in classes for r in [r for r in rows if r.get("true", "") == c][:per_class]
+                ]
+    return []
 
 
 def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, out: Path) -> list[str]:
@@ -78,6 +94,54 @@ def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, o
     _save(fig, out / "roc_curves.png")
     plt.close(fig)
     written.append("roc_curves.png")
+    # reliability diagrams: test accuracy against confidence, before and after temperature scaling
+    fig, axes = plt.subplots(
+        len(backbones), len(modes), figsize=(3.0 * len(modes), 3.0 * len(backbones)), squeeze=False
+    )
+    for i, backbone in enumerate(backbones):
+        for j, mode in enumerate(modes):
+            ax, run = axes[i][j], runs.get(f"{backbone}/{mode}")
+            ax.set_title(f"{backbone} / {mode}", fontsize=9)
+            calibration = (run or {}).get("overall", {}).get("calibration")
+            if not calibration:
+                ax.axis("off")
+                continue
+            for key, label, style in (
+                ("reliability_uncalibrated", "before", "o:"),
+                ("reliability", f"after (T {calibration['temperature']:.2f})", "o-"),
+            ):
+                bins = calibration.get(key, [])
+                ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], style, ms=3, label=label)
+            ax.plot([0.5, 1], [0.5, 1], "k", lw=0.6)
+            ax.set_xlim(0.45, 1.02)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlabel("confidence", fontsize=8)
+            ax.set_ylabel("accuracy", fontsize=8)
+            ax.legend(fontsize=7, loc="upper left")
+    _save(fig, out / "reliability.png")
+    plt.close(fig)
+    written.append("reliability.png")
+    # Grad-CAM overlays of the same test images for every run
+    picks = _saliency_picks(paths, backbones, modes)
+    if picks:
+        rows = [(b, m) for b in backbones for m in modes if (paths.cls(b, m) / "eval" / "saliency.csv").is_file()]
+        fig, axes = plt.subplots(len(rows), len(picks), figsize=(1.9 * len(picks), 2.0 * len(rows)), squeeze=False)
+        for i, (backbone, mode) in enumerate(rows):
+            maps = {r["name"]: r for r in csv.DictReader((paths.cls(backbone, mode) / "eval" / "saliency.csv").open())}
+            for j, (name, truth) in enumerate(picks):
+                ax, row = axes[i][j], maps.get(name)
+                ax.axis("off")
+                if row and row["map"]:
+                    ax.imshow(plt.imread(paths.cls(backbone, mode) / "eval" / row["map"]))
+                    share = f", {100 * float(row['in_lung']):.0f}% in lung" if row["in_lung"] else ""
+                    ax.set_title(f"{truth}; explains {row['explained']}{share}", fontsize=6)
+                if j == 0:
+                    ax.text(
+                        -0.08, 0.5, f"{backbone}\n{mode}", transform=ax.transAxes, ha="right", va="center", fontsize=8
+                    )
+        _save(fig, out / "saliency_grid.png")
+        plt.close(fig)
+        written.append("saliency_grid.png")
     # predicted lung masks over their images: best and worst Dice of the segmentation test split
     dice = sorted(per_image(paths.seg / "eval", "val_mean_dice"), key=lambda r: r[1])
     if dice:

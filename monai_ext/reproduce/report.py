@@ -1,5 +1,6 @@
-"""The study's report: the Models x Experiments table with 95% intervals, the shortcut probe, per-source
-figures, settings and the manifest, written as ``summary.md`` beside the results and figures."""
+"""The study's report: the Models x Experiments table with 95% intervals, operating thresholds and calibration,
+the shortcut probe, where the models look (Grad-CAM), per-source figures, settings and the manifest, written
+as ``summary.md`` beside the results and figures."""
 
 from __future__ import annotations
 
@@ -111,6 +112,26 @@ def _calibration_section(results: dict[str, Any]) -> str:
         "| run | threshold (validation resamples) | temperature | accuracy % at 0.5 | at threshold | "
         "sensitivity / specificity % at 0.5 | at threshold | Brier before -> after | ECE before -> after |\n"
         "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines)
+    )
+
+
+def _saliency_section(results: dict[str, Any]) -> str:
+    """Per run: the mean share of each test image's Grad-CAM map inside its lung mask, beside the lungs'
+    share of the image (what a map spread evenly would score), with 95% bootstrap intervals."""
+    lines = []
+    for key, run in results["classification"].items():
+        overall = (run.get("saliency") or {}).get("overall") or {}
+        if not overall.get("in_lung"):
+            continue
+        lines.append(
+            f"| {key} | {_fmt(overall['in_lung'])} | {_fmt(overall['lung_area'])} | "
+            f"{overall['n_measured']} of {overall['n']} |"
+        )
+    if not lines:
+        return "No run has saliency maps."
+    return (
+        "| run | saliency inside the lungs % | lungs' share of the image % | images with a mask |\n"
+        "|---|---|---|---|\n" + "\n".join(lines)
     )
 
 
@@ -282,6 +303,18 @@ probabilities before and after temperature scaling.
 A classifier shown the radiograph **without its lungs** should be at chance if it reads lung disease.
 
 {_shortcut_section(results, backbones) or "Needs both the lung and no_lung runs."}
+
+## Where the models look
+
+Grad-CAM (MONAI's `GradCAM`, on each backbone's last convolutional stage) of the predicted class for
+every test image: the share of the map inside the lung mask, against the lungs' share of the image (a
+map spread evenly would score that). A share well above the lungs' area says the decision rests on the
+lungs; one at or below it, beside a `no_lung` run above chance, says it rests elsewhere. The maps are
+coarse (the last stage is 1/32 of the input's size), and a `lung` model's map may fall outside the lungs
+on the blacked-out background too. Overlays of the same test images for every run: `figures/saliency_grid.png`;
+one per image under each run's `eval/saliency/`.
+
+{_saliency_section(results)}
 
 ## Per source
 

@@ -48,6 +48,7 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
             if metrics_file.is_file():
                 metrics = json.loads(metrics_file.read_text())
                 calibration = paths.cls(backbone, mode) / "models" / CALIBRATION_FILE
+                saliency = paths.cls(backbone, mode) / "eval" / "saliency.json"
                 results["classification"][f"{backbone}/{mode}"] = {
                     "backbone": backbone,
                     "input_mode": mode,
@@ -55,6 +56,7 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
                     "overall": metrics["overall"],
                     "per_source": metrics.get("per_source", {}),
                     "calibration": json.loads(calibration.read_text()) if calibration.is_file() else None,
+                    "saliency": json.loads(saliency.read_text()) if saliency.is_file() else None,
                 }
     summary_file = paths.seg / "eval" / "metrics_summary.json"
     if summary_file.is_file():

@@ -321,6 +321,8 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
                         "test",
                         "--n_bootstrap",
                         profile["n_bootstrap"],
+                        "--saliency",
+                        "True",
                     ),
                     outputs=[run / "eval" / "metrics.json"],
                     inputs=[cls_list, cls_model, *cls_configs],

@@ -15,7 +15,7 @@ pytest.importorskip(
 )
 
 import highdicom as hd
-from helpers import CLS, SEG, bundle_copy
+from helpers import CLS, CLS_CALIBRATION, SEG, bundle_copy
 from PIL import Image
 
 from monai_ext.deploy.demo import run_demo
@@ -59,6 +59,16 @@ def test_masks_are_at_each_radiographs_size_with_probabilities(demo):
         report = hd.sr.srread(item["classification_sr"])  # DICOM SR: the same probabilities as the JSON
         found = {m.name.meaning: m.value for m in report.content.get_image_measurement_groups()[0].get_measurements()}
         assert found == pytest.approx({f"Probability of {k}": v for k, v in item["probabilities"].items()}, abs=1e-6)
+        # the decision at the model's saved threshold, and where it looked (the demo asks for --saliency)
+        assert item["threshold"] == CLS_CALIBRATION["threshold"]
+        assert item["decision"] == (
+            "positive" if item["probabilities"]["positive"] >= item["threshold"] else "negative"
+        )
+        saliency = item["saliency"]
+        assert saliency["method"] == "Grad-CAM" and saliency["explained"] == item["prediction"]
+        assert 0 <= saliency["in_lung"] <= 1 and 0 < saliency["lung_area"] < 1
+        overlay = Image.open(saliency["map"])
+        assert overlay.mode == "RGB" and overlay.size == (224, 224)  # the classifier's input size
 
 
 def test_finder_refuses_non_radiographs(tmp_path):

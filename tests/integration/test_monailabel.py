@@ -23,7 +23,7 @@ pytest.importorskip(
     "monailabel", reason="MONAI Label is not installed here; `make integration` runs this in .venv-label"
 )
 
-from helpers import CLS, SEG, bundle_copy
+from helpers import CLS, CLS_CALIBRATION, SEG, bundle_copy
 from PIL import Image
 
 from monai_ext.bundle import REPO_ROOT
@@ -120,7 +120,7 @@ def test_info_lists_both_models_and_the_trainer(server):
 def test_segmentation_infer_returns_a_mask_at_the_input_size(server, kind):
     studies: Path = server["studies"]
     image_id = min(p.stem for p in studies.glob("*.png")) if kind == "png" else "RG1_UNCR"
-    status, body, kind = _request(
+    status, body, _ = _request(
         f"{server['url']}/infer/{SEG}?image={image_id}&output=image", "POST", {"params": json.dumps({"device": "cpu"})}
     )
     assert status == 200
@@ -142,6 +142,23 @@ def test_classification_infer_returns_probabilities(server):
     result = answer.get("params", answer)
     assert status == 200 and result["prediction"] in ("negative", "positive")
     assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert result["threshold"] == CLS_CALIBRATION["threshold"]  # the decision at the model's saved threshold
+    assert result["decision"] == ("positive" if result["probabilities"]["positive"] >= 0.4 else "negative")
+    assert "saliency" not in result  # only when asked
+
+
+def test_classification_infer_returns_its_saliency_map_when_asked(server):
+    params = json.dumps({"device": "cpu", "saliency": True})
+    status, body, _ = _request(f"{server['url']}/infer/{CLS}?image=RG1_UNCR&output=image", "POST", {"params": params})
+    assert status == 200
+    overlay = Image.open(io.BytesIO(body))
+    assert overlay.mode == "RGB" and overlay.size == (224, 224)  # over the classifier's input
+    status, body, _ = _request(f"{server['url']}/infer/{CLS}?image=RG1_UNCR&output=json", "POST", {"params": params})
+    result = json.loads(body)
+    result = result.get("params", result)
+    saliency = result["saliency"]
+    assert saliency["method"] == "Grad-CAM" and saliency["explained"] == result["prediction"]
+    assert 0 <= saliency["in_lung"] <= 1 and 0 < saliency["lung_area"] < 1  # lung input mode: a mask was made
 
 
 def test_segmentation_trains_from_the_datastore_labels(server):

@@ -82,8 +82,13 @@ class ApplyLungMask(Transform):
         self.margin = margin
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.apply(image, mask)[0]
+
+    def apply(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The classifier's input and the binary lung mask on its grid (resized to the image, cropped as
+        it is; None without a mask): what a saliency map's in-lung fraction is measured against."""
         if not needs_lung_mask(self.mode, self.crop_to_lung):
-            return image
+            return image, None if mask is None else self._binary_mask_like(torch.as_tensor(mask), image)
         name = getattr(image, "meta", {}).get("filename_or_obj", Keys.IMAGE)
         if mask is None:
             raise ValueError(f"{name}: input mode {self.mode!r} needs a lung mask, and none was given")
@@ -102,8 +107,9 @@ class ApplyLungMask(Transform):
             logger.warning("%s: implausible lung mask: %s", name, flags)
         out = image if self.mode == "cxr" else image * (lung if self.mode == Keys.LUNG else 1.0 - lung)
         if self.crop_to_lung and fraction > 0:
-            out = self._crop(out, lung)
-        return out
+            box = self._box(lung)
+            return self._crop(out, box), self._crop(lung, box)
+        return out, lung
 
     @staticmethod
     def _binary_mask_like(mask: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
@@ -117,11 +123,15 @@ class ApplyLungMask(Transform):
         # writes them (1/255 once loaded) and probability maps alike; an empty mask stays empty
         return (mask > 0.5 * mask.max()).to(image.dtype)
 
-    def _crop(self, image: torch.Tensor, lung: torch.Tensor) -> torch.Tensor:
+    def _box(self, lung: torch.Tensor) -> tuple[int, int, int, int]:
+        """The lung bounding box plus ``margin``, clipped to the image: ``(r0, r1, c0, c1)``."""
         rows = torch.nonzero(lung[0].any(dim=1)).flatten()
         cols = torch.nonzero(lung[0].any(dim=0)).flatten()
         r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         dr, dc = int(self.margin * (r1 - r0)), int(self.margin * (c1 - c0))
-        r0, r1 = max(0, r0 - dr), min(image.shape[1], r1 + dr)
-        c0, c1 = max(0, c0 - dc), min(image.shape[2], c1 + dc)
+        return max(0, r0 - dr), min(lung.shape[1], r1 + dr), max(0, c0 - dc), min(lung.shape[2], c1 + dc)
+
+    @staticmethod
+    def _crop(image: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
+        r0, r1, c0, c1 = box
         return image[:, r0:r1, c0:c1]

@@ -24,7 +24,10 @@ __all__ = [
 
 class ApplyLungMaskd(MapTransform):
     """Dictionary wrapper of :class:`ApplyLungMask`: replaces each key's image by the chosen input,
-    using the mask under ``mask_key`` (not needed for ``mode="cxr"``)."""
+    using the mask under ``mask_key`` (not needed for ``mode="cxr"``). A mask that is given is replaced
+    by the binary mask on the input's grid (resized to it, cropped as it is), so that transforms of both
+    keys keep them aligned: a saliency map's in-lung fraction is measured against it
+    (:class:`~monai_ext.handlers.SaliencyWriter`)."""
 
     def __init__(
         self,
@@ -43,7 +46,9 @@ class ApplyLungMaskd(MapTransform):
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
         d = dict(data)
         for key in self.key_iterator(d):
-            d[key] = self.applier(d[key], d.get(self.mask_key))
+            d[key], lung = self.applier.apply(d[key], d.get(self.mask_key))
+            if lung is not None:
+                d[self.mask_key] = lung
         return d
 
 
