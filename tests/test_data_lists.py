@@ -101,6 +101,28 @@ def test_covidx_errors_name_rows(synthetic_root, tmp_path):
         build_covidx(tmp_path / "nowhere")
 
 
+def test_covidx_holds_whole_sources_out_as_the_test_split(synthetic_root, tmp_path, capsys):
+    root = synthetic_root / "covidx"
+    published = build_covidx(root, val_fraction=0.2, seed=0)
+    sources = sorted(published["sources"]["training"])
+    held = sources[0]
+    dl = build_covidx(root, val_fraction=0.2, seed=0, test_sources=[held])
+    every = [i for s in ("training", "validation", "test") for i in published[s] if i["source"] == held]
+    assert sorted(i["image"] for i in dl["test"]) == sorted(i["image"] for i in every)  # train and test lists alike
+    for split in ("training", "validation", "test_in_source"):
+        assert held not in dl["sources"][split] and not _patients(dl[split]) & _patients(dl["test"])
+    assert sorted(i["image"] for i in dl["test_in_source"]) == sorted(
+        i["image"] for i in published["test"] if i["source"] != held
+    )
+    with pytest.raises(DataListError, match=r"held-out sources that no row has .*nowhere"):
+        build_covidx(root, test_sources=["nowhere"])
+    out = tmp_path / "loso.json"
+    assert main(["covidx", "--root", str(root), "--out", str(out), "--test-sources", held]) == 0
+    printed = capsys.readouterr().out
+    assert f"every image of {held}" in printed and "test_in_source:" in printed
+    assert json.loads(out.read_text())["test_sources"] == [held]
+
+
 def test_grouped_split_keeps_patients_whole_and_strata():
     items = [{"patient_id": f"p{i // 3}", "class_name": "a" if i < 60 else "b"} for i in range(120)]
     kept, held = grouped_stratified_split(items, 0.2, seed=0)
@@ -129,6 +151,12 @@ def test_covidx_real_published_lists(tmp_path):
     assert abs(val["positive"] / sum(val.values()) - 15994 / 29986) < 0.05
     assert dl["counts"]["test"] == {"negative": 200, "positive": 200}
     assert dl["sources"]["test"] == {"ricord": 200, "rsna": 200}  # the confound the README warns of
+    # leave-one-source-out: RICORD (all positives of the published test) held out whole
+    loso = build_covidx(root, classes="binary", val_fraction=0.1, seed=0, test_sources=["ricord"])
+    assert loso["sources"]["test"] == {"ricord": 896 + 200} and loso["test_sources"] == ["ricord"]
+    assert loso["sources"]["test_in_source"] == {"rsna": 200}
+    for split in ("training", "validation", "test_in_source"):
+        assert "ricord" not in loso["sources"][split] and not _patients(loso[split]) & _patients(loso["test"])
     three = build_covidx(labels, classes="3class", check_files=False)  # the repository's file names, found by fallback
     assert sum(sum(c.values()) for c in (three["counts"]["training"], three["counts"]["validation"])) == 29634
 

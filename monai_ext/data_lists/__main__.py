@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     cx.add_argument("--test-list", default=None, help="test list file name, instead of test.txt / test_3class.txt")
     cx.add_argument("--no-check-files", action="store_true", help="do not check that image files exist")
     cx.add_argument("--skip-missing", action="store_true", help="drop rows whose file is missing, with a report")
+    cx.add_argument(
+        "--test-sources",
+        default=None,
+        help="comma-separated sources held out whole as the test split (train/validation never see them); "
+        "the published test images of the other sources become the 'test_in_source' split",
+    )
     args = parser.parse_args(argv)
     try:
         if args.dataset == "covid-qu-ex":
@@ -50,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                 test_list=args.test_list,
                 check_files=not args.no_check_files,
                 skip_missing=args.skip_missing,
+                test_sources=[s for s in args.test_sources.split(",") if s] if args.test_sources else None,
             )
     except DataListError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"note: {split} split held out of {how['from']} ({how['fraction']:.0%} by patient, seed {how['seed']})"
             )
+    if datalist.get("test_sources"):
+        print(f"note: test split = every image of {', '.join(datalist['test_sources'])}, held out of training")
     if datalist.get("skipped_missing"):
         print(
             f"skipped {len(datalist['skipped_missing'])} rows whose file is missing, first: {datalist['skipped_missing'][:5]}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from monai_ext.constants import SPLITS, Keys
+from monai_ext.constants import Keys
 from monai_ext.errors import DataListError
 from monai_ext.utils import write_json
 
@@ -47,7 +47,7 @@ def count_by_class(items: Iterable[dict[str, Any]], classes: Sequence[str]) -> d
 def format_counts(datalist: dict[str, Any]) -> str:
     """One report line per split: ``training: 120 (COVID-19 40, normal 80)``."""
     lines = []
-    for split in SPLITS:
+    for split in datalist["counts"]:  # the standard splits, then any other (test_in_source)
         counts = datalist["counts"][split]
         per_class = ", ".join(f"{c} {n}" for c, n in counts.items())
         lines.append(f"{split}: {sum(counts.values())} ({per_class})")

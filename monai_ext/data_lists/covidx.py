@@ -1,13 +1,15 @@
 """Data list from the COVIDx CXR-3 layout: ``train/``, ``test/`` and the published label lists.
 
 Each list row is ``patient_id filename class source``. The validation split is carved out of
-train, stratified by class and grouped by patient; test stays the published test list.
+train, stratified by class and grouped by patient; test stays the published test list, or, for
+cross-source validation, is every image of the sources held out (``test_sources``).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,7 @@ def build_covidx(
     test_list: str | None = None,
     check_files: bool = True,
     skip_missing: bool = False,
+    test_sources: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Build the training/validation/test data list of a COVIDx CXR-3 folder.
 
@@ -106,10 +109,16 @@ def build_covidx(
         train_list, test_list: list file names (relative to ``root``) instead of the defaults.
         check_files: refuse rows whose image (or mask) file is missing.
         skip_missing: drop such rows with a report instead of refusing them.
+        test_sources: hold these sources out whole (cross-source validation): ``test`` is every image of
+            them (train and test lists alike), training and validation come from the other sources of
+            the train list, and ``test_in_source`` keeps the published test images of the other sources
+            (the in-source figure to set beside the out-of-source one). A patient of a held-out source
+            is kept out of every other split too.
 
     Raises:
         DataListError: bad rows, missing files, paths that leave ``root`` (``../``, or a link inside it that
-            points outside), a patient in both train and test (counts and first names).
+            points outside), a patient in both train and test (counts and first names), a held-out
+            source that no row has.
     """
     root = Path(root)
     if classes not in CLASS_SETS:
@@ -160,8 +169,15 @@ def build_covidx(
                 continue
             items.append(item)
         split_items[folder] = items
+    if test_sources:
+        known = {r[Keys.SOURCE] for rows in tables.values() for r in rows}
+        for source in sorted(set(test_sources) - known):
+            problems.add(f"held-out sources that no row has (sources: {', '.join(sorted(known))})", source)
     problems.raise_if_any()
 
+    extra: dict[str, Any] = {}
+    if test_sources:
+        split_items, extra = _hold_out_sources(split_items, set(test_sources))
     training, validation = grouped_stratified_split(split_items["train"], val_fraction, seed)
     datalist: dict[str, Any] = {
         "dataset": "covidx-cxr3",
@@ -171,12 +187,29 @@ def build_covidx(
         "training": training,
         "validation": validation,
         "test": split_items["test"],
+        **extra,
     }
     if dropped:
         datalist["skipped_missing"] = dropped
-    datalist["counts"] = {s: count_by_class(datalist[s], names) for s in ("training", "validation", "test")}
-    datalist["sources"] = {
-        s: dict(sorted(Counter(i[Keys.SOURCE] for i in datalist[s]).items()))
-        for s in ("training", "validation", "test")
-    }
+    splits = [s for s in ("training", "validation", "test", "test_in_source") if s in datalist]
+    datalist["counts"] = {s: count_by_class(datalist[s], names) for s in splits}
+    datalist["sources"] = {s: dict(sorted(Counter(i[Keys.SOURCE] for i in datalist[s]).items())) for s in splits}
     return datalist
+
+
+def _hold_out_sources(
+    split_items: dict[str, list[dict[str, Any]]], held: set[str]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """``{"train", "test"}`` items rearranged so that ``test`` is every item of the ``held`` sources, and the
+    ``test_in_source`` split and ``test_sources`` record to add to the data list."""
+    everything = split_items["train"] + split_items["test"]
+    test = [i for i in everything if i[Keys.SOURCE] in held]
+    held_patients = {i[Keys.PATIENT_ID] for i in test}
+
+    def others(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [i for i in items if i[Keys.SOURCE] not in held and i[Keys.PATIENT_ID] not in held_patients]
+
+    return {"train": others(split_items["train"]), "test": test}, {
+        "test_in_source": others(split_items["test"]),
+        "test_sources": sorted(held),
+    }
