@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -15,7 +17,11 @@ from typing import Any
 
 from monai_ext.utils import file_sha256, write_json
 
-__all__ = ["Step", "StepFailed", "StepRunner"]
+__all__ = ["PRELOAD", "Step", "StepFailed", "StepRunner"]
+
+#: what the step server imports once: each ``python -m MODULE`` step then starts as a fork of it, in
+#: its own process as before, without paying these imports again (about 4 s a step on 2 CPU cores)
+PRELOAD = ["torch", "torchvision", "ignite.engine", "monai.bundle", "monai_ext.handlers", "monai_ext.transforms"]
 
 
 class StepFailed(RuntimeError):
@@ -40,10 +46,37 @@ class Step:
     resume_files: list[str] = field(default_factory=list)
 
 
-class StepRunner:
-    """Run steps in order under ``run_dir``; ``force`` reruns everything. Wall times are kept in ``times``."""
+def _run_module(module: str, args: list[str], log_path: str) -> None:
+    """A step's ``python -m module args`` inside a process forked from the step server, its output to
+    ``log_path``: the same module, arguments and process isolation as a new interpreter."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)  # SystemExit(n) becomes the exit code
 
-    def __init__(self, run_dir: Path, force: bool = False, log=print) -> None:
+
+def _step_server() -> multiprocessing.context.BaseContext:
+    """The ``forkserver`` context with :data:`PRELOAD` (the server starts at the first step; it never runs
+    torch itself, so forking it is safe)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+class StepRunner:
+    """Run steps in order under ``run_dir``; ``force`` reruns everything. Wall times are kept in ``times``.
+
+    A ``python -m MODULE ...`` step runs in a process forked from a server that has imported
+    :data:`PRELOAD` (with ``preload``, the default on platforms with ``fork``); any other command, or
+    every step without ``preload``, in a new process."""
+
+    def __init__(self, run_dir: Path, force: bool = False, log=print, preload: bool | None = None) -> None:
+        if preload is None:
+            preload = "forkserver" in multiprocessing.get_all_start_methods()
+        self.server = _step_server() if preload else None
         self.run_dir = run_dir
         self.force = force
         self.log = log
@@ -79,11 +112,19 @@ class StepRunner:
             self.log(f"[run ] {step.name} (log: {log_path})")
         write_json({"fingerprint": fingerprint, "complete": False}, stamp)
         start = time.time()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(log_path, "w") as log_file:
             log_file.write("$ " + " ".join(step.command) + "\n")
             log_file.flush()
-            code = subprocess.call(step.command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+            if self.server is not None and step.command[:2] == [sys.executable, "-m"]:
+                process = self.server.Process(
+                    target=_run_module, args=(step.command[2], step.command[3:], str(log_path))
+                )
+                process.start()
+                process.join()
+                code = process.exitcode
+            else:
+                env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+                code = subprocess.call(step.command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
         seconds = time.time() - start
         missing = [str(p) for p in step.outputs if not p.exists()]
         if code != 0 or missing:
