@@ -47,6 +47,21 @@ def test_report_table_figures_and_manifest(study):
         low, high = overall["in_lung"]["ci95"]
         assert 0 <= low <= overall["in_lung"]["value"] <= high <= 1
         assert f"| {key} | {100 * overall['in_lung']['value']:.1f} (" in summary
+    # the two-hospital experiment: trained on the first hospital, tested on its held-out patients and the other's
+    shortcut = results["shortcut"]
+    assert shortcut["hospitals"]["n"] == PROFILES["tiny"]["shortcut"]["n"]
+    for mode in ("cxr", "lung"):
+        run = shortcut["runs"][f"resnet50_{mode}"]
+        assert run["out_of_source"]["n"] == PROFILES["tiny"]["shortcut"]["n"] // 2  # every image of hospital B
+        assert 0 < run["in_source"]["n"] < run["out_of_source"]["n"]
+        assert f"| resnet50 | {mode} | " in summary.split("## A shortcut caught")[1].split("## Leave one")[0]
+    # leave one source out: each synthetic source (both classes) held out in turn, trained on the others
+    loso = results["leave_one_source_out"]
+    assert set(loso) == {"synth-a", "synth-b", "synth-c"}
+    for source, runs in loso.items():
+        held = json.loads((study / "loso" / source / "covidx.json").read_text())
+        assert held["test_sources"] == [source] and runs["resnet50_cxr"]["out_of_source"]["n"] == len(held["test"])
+        assert f"| without {source}: resnet50 | cxr | " in summary
     for name in ("confusion_matrices", "roc_curves", "reliability", "saliency_grid", "mask_gallery", "training_curves"):
         with Image.open(study / "figures" / f"{name}.png") as img:
             assert img.format == "PNG" and img.size[0] > 200
@@ -59,7 +74,8 @@ def test_rerun_skips_complete_steps_and_redoes_changed_ones(study, capsys):
     capsys.readouterr()
     assert main(["--profile", "tiny", "--out", str(study), "--backbones", "resnet50"]) == 0
     out = capsys.readouterr().out
-    steps = study_steps(StudyPaths(study, study / "qu", study / "cx"), PROFILES["tiny"], backbones=["resnet50"])
+    paths = StudyPaths(study, study / "data" / "lung-seg", study / "data" / "covidx")
+    steps = study_steps(paths, PROFILES["tiny"], backbones=["resnet50"])
     assert "[run ]" not in out and out.count("[skip]") == len(steps) + 1  # and the synthetic-data step
     (study / "cls" / "resnet50_no_lung" / "eval" / "metrics.json").unlink()
     assert main(["--profile", "tiny", "--out", str(study), "--backbones", "resnet50"]) == 0
@@ -169,6 +185,7 @@ def test_real_profile_runs_end_to_end_on_the_real_development_sample(tmp_path):
     dev = shared_data("cxr-dev")
     out = tmp_path / "real"
     quick = ["seg.max_epochs=1", "seg.image_size=64", "cls.max_epochs=1", "cls.image_size=32", "n_bootstrap=50"]
+    quick += ["shortcut.n=40", "shortcut.size=64"]
     offline = ["seg.pretrained=false", "cls.pretrained=false"]
     argv = ["--profile", "real", "--qu-ex", str(dev / "lung-seg"), "--covidx", str(dev / "covidx")]
     assert main([*argv, "--out", str(out), "--backbones", "resnet50", "--set", *quick, *offline]) == 0
@@ -180,3 +197,6 @@ def test_real_profile_runs_end_to_end_on_the_real_development_sample(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert set(results["classification"]) == {"resnet50/cxr", "resnet50/lung", "resnet50/no_lung"}
     assert results["segmentation"]["dice"]["n"] > 0
+    assert set(results["shortcut"]["runs"]) == {"resnet50_cxr", "resnet50_lung"}
+    assert "leave_one_source_out" not in results  # the sample has one source: nothing to hold out
+    assert "no source qualifies" in summary

@@ -94,7 +94,7 @@ def test_saliency_writer_finds_the_evidence_and_measures_it_against_the_lungs(tm
     assert overlay.shape == (8, 8, 3) and overlay.dtype == np.uint8
     summary = json.loads((tmp_path / "saliency.json").read_text())
     assert summary["overall"]["in_lung"]["value"] == pytest.approx(0.5)
-    assert summary["overall"]["n"] == 3 and summary["overall"]["n_measured"] == 2
+    assert summary["overall"]["n"] == 3 and summary["overall"]["n_measured"] == 2 and summary["grid"] == [8, 8]
     assert summary["per_class"]["positive"]["in_lung"]["value"] == 1.0
     assert summary["per_class"]["negative"]["in_lung"]["value"] == 0.0
     assert all(p.grad is None for p in net.parameters())  # no gradients left behind on the model

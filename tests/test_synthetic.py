@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from monai_ext.data import read_cxr
 from monai_ext.synthetic import CLASSES, make_phantom, write_synthetic_dataset
@@ -84,3 +85,32 @@ def test_class_signal_lies_inside_the_lungs():
     assert np.mean(inside["pneumonia"]) > np.mean(inside["normal"]) + 0.03
     spread = max(np.mean(v) for v in outside.values()) - min(np.mean(v) for v in outside.values())
     assert spread < 0.03
+
+
+def test_two_hospitals_marker_tracks_the_label_in_the_first_only(tmp_path, capsys):
+    from monai_ext.data_lists import build_covidx
+    from monai_ext.synthetic.hospitals import HOSPITALS, burn_marker, write_two_hospitals
+
+    assert main(["--out", str(tmp_path / "h"), "--two-hospitals", "--n-cls", "120", "--size", "64", "--seed", "3"]) == 0
+    assert "hospital-a" in capsys.readouterr().out
+    again = write_two_hospitals(tmp_path / "again", 120, 64, 3)
+    assert _digest(tmp_path / "h") == _digest(tmp_path / "again")  # same seed, same bytes
+    marker = burn_marker(np.zeros((64, 64))) > 0
+    rows = [line.split() for line in (tmp_path / "h" / "covidx" / "train.txt").read_text().splitlines()]
+    rows += [line.split() for line in (tmp_path / "h" / "covidx" / "test.txt").read_text().splitlines()]
+    seen = {h: {"positive": [], "negative": []} for h in HOSPITALS}
+    for _, name, label, hospital in rows:
+        split = "test" if (tmp_path / "h" / "covidx" / "test" / name).is_file() else "train"
+        image = np.asarray(Image.open(tmp_path / "h" / "covidx" / split / name))
+        lung = np.asarray(Image.open(tmp_path / "h" / "covidx-lung-gt" / split / name)) > 0
+        assert not (lung & marker).any()  # the marker is outside the lungs
+        seen[hospital][label].append(bool((image[marker] == 255).all()))
+    counts = again["markers"]
+    for hospital, labels in seen.items():
+        for label, marked in labels.items():
+            assert counts[hospital][label] == {"marked": sum(marked), "n": len(marked)}
+    rate = {h: {c: v["marked"] / v["n"] for c, v in counts[h].items()} for h in counts}
+    assert rate["hospital-a"]["positive"] > 0.75 and rate["hospital-a"]["negative"] < 0.25  # tracks the label
+    assert all(0.25 < r < 0.75 for r in rate["hospital-b"].values())  # does not
+    dl = build_covidx(tmp_path / "h" / "covidx", val_fraction=0.2, test_sources=["hospital-b"])
+    assert dl["sources"]["test"] == {"hospital-b": 60} and set(dl["sources"]["test_in_source"]) == {"hospital-a"}

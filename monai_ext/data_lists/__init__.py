@@ -2,7 +2,7 @@
 
 from monai_ext.data_lists.common import format_counts, grouped_stratified_split, write_datalist
 from monai_ext.data_lists.covid_qu_ex import build_covid_qu_ex
-from monai_ext.data_lists.covidx import CLASS_SETS, build_covidx, read_label_list
+from monai_ext.data_lists.covidx import CLASS_SETS, build_covidx, read_label_list, source_classes
 
 __all__ = [
     "CLASS_SETS",
@@ -11,5 +11,6 @@ __all__ = [
     "format_counts",
     "grouped_stratified_split",
     "read_label_list",
+    "source_classes",
     "write_datalist",
 ]

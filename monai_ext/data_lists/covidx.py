@@ -19,7 +19,7 @@ from monai_ext.data.paths import resolve_inside
 from monai_ext.data_lists.common import Problems, count_by_class, grouped_stratified_split
 from monai_ext.errors import DataListError
 
-__all__ = ["CLASS_SETS", "build_covidx", "read_label_list"]
+__all__ = ["CLASS_SETS", "build_covidx", "read_label_list", "source_classes"]
 
 #: class order per task; the label index is the position (the positive class last)
 CLASS_SETS = {"binary": ["negative", "positive"], "3class": ["normal", "pneumonia", "COVID-19"]}
@@ -81,6 +81,17 @@ def _find_list(root: Path, classes: str, split: str, given: str | None) -> Path:
         if path.is_file():
             return path
     raise DataListError(f"{root}: no {split} label list (looked for {', '.join(candidates)})")
+
+
+def source_classes(root: str | os.PathLike, classes: str = "binary") -> dict[str, dict[str, int]]:
+    """Images per source and class over the train and test lists of a COVIDx folder (what
+    leave-one-source-out can hold out)."""
+    names = CLASS_SETS[classes]
+    counts: dict[str, Counter] = {}
+    for split in ("train", "test"):
+        for row in read_label_list(_find_list(Path(root), classes, split, None), names):
+            counts.setdefault(row[Keys.SOURCE], Counter())[row[Keys.CLASS_NAME]] += 1
+    return {source: dict(sorted(c.items())) for source, c in sorted(counts.items())}
 
 
 def build_covidx(

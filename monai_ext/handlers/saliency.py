@@ -36,7 +36,10 @@ class SaliencyWriter(RowWriter):
     ``saliency.csv`` has a row per image: name, the class explained, ``in_lung`` (the map's share inside
     the lungs), ``lung_area`` (the lungs' share of the image: what an evenly spread map would score) and
     the overlay's path; ``saliency.json`` has their means with 95% bootstrap intervals, overall and per
-    true class. The lung mask is the item's ``lung`` on the network input's grid (as
+    true class (``n_measured``: the images with a mask and a map that is not zero everywhere; a map is zero
+    where no part of the layer argues for the class), and ``grid``, the layer's map size (a 64 px input
+    gives ResNet50 2 x 2 cells: too coarse to tell the lungs from the rest). The lung mask is the item's
+    ``lung`` on the network input's grid (as
     :class:`~monai_ext.transforms.ApplyLungMaskd` leaves it, resized with the image); an item without one
     gets a map and no fraction.
 
@@ -118,6 +121,7 @@ class SaliencyWriter(RowWriter):
             } | {"n": len(rows), "n_measured": len(measured)}
 
         out = {"method": "Grad-CAM", "target_layer": self.target_layer, "explained": "predicted class"}
+        out["grid"] = list(self.saliency.grid) if self.saliency else []
         out["overall"] = means(self.rows)
         labels = sorted({r[Keys.LABEL] for r in self.rows if Keys.LABEL in r})
         if labels:

@@ -118,6 +118,7 @@ def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, o
             ax.set_xlabel("confidence", fontsize=8)
             ax.set_ylabel("accuracy", fontsize=8)
             ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
     _save(fig, out / "reliability.png")
     plt.close(fig)
     written.append("reliability.png")
@@ -133,12 +134,14 @@ def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, o
                 ax.axis("off")
                 if row and row["map"]:
                     ax.imshow(plt.imread(paths.cls(backbone, mode) / "eval" / row["map"]))
-                    share = f", {100 * float(row['in_lung']):.0f}% in lung" if row["in_lung"] else ""
-                    ax.set_title(f"{truth}; explains {row['explained']}{share}", fontsize=6)
+                    share = f", {100 * float(row['in_lung']):.0f}% lung" if row["in_lung"] else ""
+                    ax.set_title(f"{truth} -> {row['explained']}{share}", fontsize=6)
                 if j == 0:
                     ax.text(
                         -0.08, 0.5, f"{backbone}\n{mode}", transform=ax.transAxes, ha="right", va="center", fontsize=8
                     )
+        fig.suptitle("Grad-CAM of the predicted class: true -> explained, share in the lungs", fontsize=8)
+        fig.tight_layout()
         _save(fig, out / "saliency_grid.png")
         plt.close(fig)
         written.append("saliency_grid.png")

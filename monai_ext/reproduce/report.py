@@ -123,15 +123,75 @@ def _saliency_section(results: dict[str, Any]) -> str:
         overall = (run.get("saliency") or {}).get("overall") or {}
         if not overall.get("in_lung"):
             continue
+        grid = " x ".join(map(str, run["saliency"].get("grid", []))) or "n/a"
         lines.append(
             f"| {key} | {_fmt(overall['in_lung'])} | {_fmt(overall['lung_area'])} | "
-            f"{overall['n_measured']} of {overall['n']} |"
+            f"{overall['n_measured']} of {overall['n']} | {grid} |"
         )
     if not lines:
         return "No run has saliency maps."
     return (
-        "| run | saliency inside the lungs % | lungs' share of the image % | images with a mask |\n"
-        "|---|---|---|---|\n" + "\n".join(lines)
+        "| run | saliency inside the lungs % | lungs' share of the image % | maps measured | map cells |\n"
+        "|---|---|---|---|---|\n" + "\n".join(lines)
+    )
+
+
+def _in_out_rows(runs: dict[str, dict[str, Any]], first: str = "") -> list[str]:
+    """Table rows of :func:`~monai_ext.reproduce.results.in_and_out_of_source` runs: in-source beside
+    out-of-source figures, whether ROC AUC falls out of source (the two intervals do not overlap) and the
+    share of the saliency maps inside the lungs on each side."""
+    lines = []
+    for key, run in runs.items():
+        inside, outside = run["in_source"], run["out_of_source"]
+        auc_in, auc_out = inside["headline"]["auc"], outside["headline"]["auc"]
+        verdict = "n/a"
+        if auc_in.get("ci95", [None])[0] is not None and auc_out.get("ci95", [None])[0] is not None:
+            falls = auc_out["ci95"][1] < auc_in["ci95"][0]
+            verdict = f"**falls** by {auc_in['value'] - auc_out['value']:.3f}" if falls else "holds (intervals overlap)"
+        share = [_fmt((fig.get("saliency") or {}).get("in_lung")) for fig in (inside, outside)]
+        backbone, _, mode = key.partition("_")
+        lines.append(
+            f"| {first}{backbone} | {mode} | {_fmt(inside['headline']['accuracy'])} (n {inside['n']}) | "
+            f"{_fmt(auc_in, pct=False)} | {_fmt(outside['headline']['accuracy'])} (n {outside['n']}) | "
+            f"{_fmt(auc_out, pct=False)} | {verdict} | {share[0]} / {share[1]} |"
+        )
+    return lines
+
+
+_IN_OUT_HEADER = (
+    "| model | input | in-source accuracy % | in-source ROC AUC | out-of-source accuracy % | out-of-source ROC AUC | "
+    "out of source | saliency in lungs % in / out |\n|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def _shortcut_experiment_section(results: dict[str, Any]) -> str:
+    """The two-hospital experiment: what the hospitals are, then each run in and out of source."""
+    shortcut = results.get("shortcut")
+    if not shortcut:
+        return "Not run (the profile has no `shortcut`)."
+    hospitals = shortcut["hospitals"]
+    a, b = (hospitals["hospitals"][h] for h in ("hospital-a", "hospital-b"))
+    return (
+        f"Synthetic radiographs from two hospitals, {hospitals['n']} images: in the training hospital a side marker "
+        f"burned in outside the lungs is on {a['marker_if_positive']:.0%} of positive and {a['marker_if_negative']:.0%} "
+        f"of negative films (it tracks the label); in the test hospital on {b['marker_if_positive']:.0%} of each, "
+        "with another exposure, more noise and shifted positioning. The class signal is inside the lungs in both. "
+        "Trained on the first hospital; tested on its held-out patients (in-source) and on every image of the "
+        "second (out-of-source). A model that learned the marker falls out of source; one that sees only the "
+        "lungs cannot see the marker.\n\n" + _IN_OUT_HEADER + "\n".join(_in_out_rows(shortcut["runs"]))
+    )
+
+
+def _leave_one_source_out_section(results: dict[str, Any]) -> str:
+    """Per held-out source: each classifier trained without it, tested on it, beside its in-source figures."""
+    loso = results.get("leave_one_source_out")
+    if not loso:
+        return "Not run (the profile has no `leave_one_source_out`, or no source qualifies)."
+    lines = [row for source, runs in loso.items() for row in _in_out_rows(runs, first=f"without {source}: ")]
+    return (
+        "Each source with both classes (or enough images) held out whole in turn: trained and validated on the "
+        "other sources, tested on every image of the held-out one (out-of-source) and on the other sources' "
+        "published test images (in-source).\n\n" + _IN_OUT_HEADER + "\n".join(lines)
     )
 
 
@@ -309,12 +369,23 @@ A classifier shown the radiograph **without its lungs** should be at chance if i
 Grad-CAM (MONAI's `GradCAM`, on each backbone's last convolutional stage) of the predicted class for
 every test image: the share of the map inside the lung mask, against the lungs' share of the image (a
 map spread evenly would score that). A share well above the lungs' area says the decision rests on the
-lungs; one at or below it, beside a `no_lung` run above chance, says it rests elsewhere. The maps are
-coarse (the last stage is 1/32 of the input's size), and a `lung` model's map may fall outside the lungs
-on the blacked-out background too. Overlays of the same test images for every run: `figures/saliency_grid.png`;
-one per image under each run's `eval/saliency/`.
+lungs; one at or below it, beside a `no_lung` run above chance, says it rests elsewhere. A map that is
+zero everywhere (no part of the layer argues for the class) is not measured. The maps are coarse: the
+last stage has one cell per 32 input pixels ("map cells"), so at 64 px (the default profile) a map has
+2 x 2 cells and cannot tell the lungs from the rest: there its share sits near the lungs' area whatever
+the model does, and only the real profile's 256 px (8 x 8 cells) makes it a finding. A `lung` model's
+map may also fall on the blacked-out background. Overlays of the same test images for every run:
+`figures/saliency_grid.png`; one per image under each run's `eval/saliency/`.
 
 {_saliency_section(results)}
+
+## A shortcut caught: one hospital's marker, another hospital's test
+
+{_shortcut_experiment_section(results)}
+
+## Leave one source out
+
+{_leave_one_source_out_section(results)}
 
 ## Per source
 

@@ -13,7 +13,7 @@ from monai_ext.bundle.model_settings import CALIBRATION_FILE
 from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.reproduce.study import StudyPaths
 
-__all__ = ["collect_results", "headline", "per_image"]
+__all__ = ["collect_results", "headline", "in_and_out_of_source", "per_image"]
 
 
 def headline(report: dict) -> dict[str, dict]:
@@ -39,6 +39,25 @@ def per_image(seg_eval: Path, metric: str) -> list[tuple[str, float]]:
     return [(r[0], float(r[1])) for r in rows if r and r[1] not in ("", "nan")]
 
 
+def in_and_out_of_source(experiment: Path) -> dict[str, dict[str, Any]]:
+    """Per classifier of a cross-source experiment (``<experiment>/cls/<backbone>_<mode>``): its headline
+    figures, ``n`` and saliency summary ``in_source`` (``eval_in_source``: held-out patients of the training
+    sources) and ``out_of_source`` (``eval``: the held-out sources)."""
+    out: dict[str, dict[str, Any]] = {}
+    for run in sorted(experiment.glob("cls/*_*")):
+        figures = {}
+        for name, folder in (("in_source", "eval_in_source"), ("out_of_source", "eval")):
+            metrics_file, saliency = run / folder / "metrics.json", run / folder / "saliency.json"
+            if metrics_file.is_file():
+                overall = json.loads(metrics_file.read_text())["overall"]
+                figures[name] = {"headline": headline(overall), "n": overall["n"]}
+                if saliency.is_file():
+                    figures[name]["saliency"] = json.loads(saliency.read_text())["overall"]
+        if set(figures) == {"in_source", "out_of_source"}:
+            out[run.name] = figures
+    return out
+
+
 def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
     """Read every run's metrics back into one structure (``results.json``)."""
     results: dict[str, Any] = {"classification": {}, "segmentation": {}}
@@ -58,6 +77,13 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
                     "calibration": json.loads(calibration.read_text()) if calibration.is_file() else None,
                     "saliency": json.loads(saliency.read_text()) if saliency.is_file() else None,
                 }
+    shortcut = in_and_out_of_source(paths.shortcut)
+    hospitals = paths.shortcut / "data" / "hospitals.json"
+    if shortcut and hospitals.is_file():
+        results["shortcut"] = {"hospitals": json.loads(hospitals.read_text()), "runs": shortcut}
+    loso = {d.name: runs for d in sorted(paths.run_dir.glob("loso/*")) if (runs := in_and_out_of_source(d))}
+    if loso:
+        results["leave_one_source_out"] = loso
     summary_file = paths.seg / "eval" / "metrics_summary.json"
     if summary_file.is_file():
         seg = json.loads(summary_file.read_text())

@@ -5,16 +5,32 @@ from __future__ import annotations
 import copy
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from monai_ext.bundle import bundle_command, override_args
 from monai_ext.constants import BACKBONES, CLS_BUNDLE, INPUT_MODES, REPO_ROOT, SEG_BUNDLE
+from monai_ext.data_lists.covidx import source_classes
 from monai_ext.reproduce.steps import Step
 from monai_ext.synthetic.dataset import DEFAULTS
 
-__all__ = ["PROFILES", "StudyPaths", "cls_settings", "study_steps", "with_settings"]
+__all__ = [
+    "PROFILES",
+    "StudyPaths",
+    "cls_settings",
+    "held_out_sources",
+    "leave_one_source_out_steps",
+    "shortcut_steps",
+    "study_steps",
+    "with_settings",
+]
 
+#: the shortcut experiment's data list, and the hospital it holds out whole as its test split
+SHORTCUT_LIST = "hospitals.json"
+SHORTCUT_TEST_SOURCE = "hospital-b"
+#: the two-hospital experiment of the default and real profiles
+SHORTCUT_EXPERIMENT = {"n": 300, "size": 256, "backbone": "resnet50", "modes": ["cxr", "lung"]}
 #: the bundles' resume checkpoints (``AtomicCheckpointSaver`` in train.json), deleted once training is complete
 RESUME_FILES = ["checkpoint_epoch=*.pt"]
 SEG_CONFIGS = REPO_ROOT / "bundles" / SEG_BUNDLE / "configs"
@@ -24,7 +40,9 @@ CLS_CONFIGS = REPO_ROOT / "bundles" / CLS_BUNDLE / "configs"
 #: "real" is close to the published study, "tiny" is for tests. A classifier's settings start from the
 #: bundle's recipe for its backbone (``recipes`` in train.json: learning rate, amp), then ``cls``, then
 #: its ``cls_per_backbone`` entry: on a CPU budget VGG19_bn and EfficientNet-B7 cost 5-6 times ResNet50
-#: per epoch, so they get fewer epochs.
+#: per epoch, so they get fewer epochs. ``shortcut``: the two-hospital experiment (:func:`shortcut_steps`):
+#: ``n`` images of ``size`` pixels, the backbone and input modes trained on them. ``leave_one_source_out``:
+#: each source with both classes or ``min_images`` images held out in turn (:func:`leave_one_source_out_steps`).
 PROFILES = {
     "default": {
         "synthetic": DEFAULTS,
@@ -35,6 +53,7 @@ PROFILES = {
             "vgg19_bn": {"max_epochs": 6},
             "efficientnet_b7": {"max_epochs": 2},
         },
+        "shortcut": SHORTCUT_EXPERIMENT,
         "val_fraction": 0.15,
         "n_bootstrap": 1000,
         "seed": 0,
@@ -49,6 +68,8 @@ PROFILES = {
             "patience": 5,
             "pretrained": True,
         },
+        "shortcut": SHORTCUT_EXPERIMENT,
+        "leave_one_source_out": {"min_images": 200, "modes": ["cxr", "lung"]},
         "val_fraction": 0.1,
         "n_bootstrap": 1000,
         "seed": 0,
@@ -64,6 +85,8 @@ PROFILES = {
             "learning_rate": 0.001,
             "pretrained": False,
         },
+        "shortcut": {"n": 40, "size": 64, "backbone": "resnet50", "modes": ["cxr", "lung"]},
+        "leave_one_source_out": {"min_images": 1000, "modes": ["cxr"]},
         "val_fraction": 0.2,
         "n_bootstrap": 100,
         "seed": 0,
@@ -95,6 +118,19 @@ class StudyPaths:
 
     def cls(self, backbone: str, mode: str) -> Path:
         return self.run_dir / "cls" / f"{backbone}_{mode}"
+
+    @property
+    def shortcut(self) -> Path:
+        return self.run_dir / "shortcut"
+
+    def loso(self, source: str) -> Path:
+        """The leave-one-source-out experiment that holds ``source`` out."""
+        return self.run_dir / "loso" / source
+
+    @staticmethod
+    def experiment_cls(experiment: Path, backbone: str, mode: str) -> Path:
+        """A classifier of a cross-source experiment (``shortcut``, ``loso/<source>``)."""
+        return experiment / "cls" / f"{backbone}_{mode}"
 
 
 def with_settings(profile: dict, assignments: list[str]) -> dict:
@@ -134,11 +170,151 @@ def _label_lists(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("*.txt"))
 
 
+def _segment_folder(name: str, paths: StudyPaths, seg: dict, dataset: Path, out: Path, inputs: list[Path]) -> Step:
+    """Lung masks of every image under ``dataset`` with the study's segmentation model, into ``out``."""
+    model = paths.seg / "models" / "model.pt"
+    return Step(
+        name=name,
+        command=bundle_command(
+            "run",
+            "--config_file",
+            SEG_CONFIGS / "inference.json",
+            "--dataset_dir",
+            dataset,
+            "--ckpt_dir",
+            paths.seg / "models",
+            "--image_size",
+            seg["image_size"],
+            "--num_workers",
+            "0",
+            "--output_dir",
+            out,
+        ),
+        outputs=[out],
+        inputs=[model, *inputs, *sorted(SEG_CONFIGS.glob("*.json"))],
+        work_dirs=[out],
+    )
+
+
+def _covidx_list(name: str, profile: dict, root: Path, masks: Path, out: Path, inputs: list[Path], *extra: str) -> Step:
+    """The binary COVIDx data list of ``root`` with the masks under ``masks`` (``extra``: more builder options)."""
+    return Step(
+        name=name,
+        command=[
+            sys.executable,
+            "-m",
+            "monai_ext.data_lists",
+            "covidx",
+            "--root",
+            str(root),
+            "--masks",
+            str(masks),
+            "--classes",
+            "binary",
+            "--val-fraction",
+            str(profile["val_fraction"]),
+            "--seed",
+            str(profile["seed"]),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        outputs=[out],
+        inputs=inputs,
+    )
+
+
+def _classifier(
+    name: str,
+    profile: dict,
+    cls: dict,
+    backbone: str,
+    mode: str,
+    run: Path,
+    dataset: Path,
+    masks: Path,
+    datalist: Path,
+    in_source: bool = False,
+) -> list[Step]:
+    """Train one classifier, then evaluate it on the data list's test split (``run/eval``) and, with
+    ``in_source`` (a list built with ``--test-sources``), on ``test_in_source`` too (``run/eval_in_source``:
+    the held-out patients of the training sources)."""
+    common = [
+        "--dataset_dir",
+        str(dataset),
+        "--mask_dir",
+        str(masks),
+        "--datalist",
+        str(datalist),
+        "--backbone",
+        backbone,
+        "--input_mode",
+        mode,
+        "--ckpt_dir",
+        str(run / "models"),
+        "--image_size",
+        str(cls["image_size"]),
+        "--num_workers",
+        "0",
+        "--seed",
+        str(profile["seed"]),
+    ]
+    configs = sorted(CLS_CONFIGS.glob("*.json"))
+    model = run / "models" / "model.pt"
+    steps = [
+        Step(
+            name=f"{name}_train",
+            command=bundle_command(
+                "run",
+                "training",
+                "--config_file",
+                CLS_CONFIGS / "train.json",
+                *common,
+                "--output_dir",
+                run / "train",
+                *override_args({k: v for k, v in cls.items() if k != "image_size"}),
+            ),
+            outputs=[model],
+            inputs=[datalist, *configs],
+            settings=cls,
+            work_dirs=[run / "train", run / "models"],
+            resume_files=RESUME_FILES,
+        )
+    ]
+    splits = {"eval": "test", **({"eval_in_source": "test_in_source"} if in_source else {})}
+    for folder, split in splits.items():
+        steps.append(
+            Step(
+                name=f"{name}_{folder.replace('eval', 'evaluate')}",
+                command=bundle_command(
+                    "run",
+                    "evaluating",
+                    "--config_file",
+                    f"['{CLS_CONFIGS / 'train.json'}','{CLS_CONFIGS / 'evaluate.json'}']",
+                    *common,
+                    "--output_dir",
+                    run / folder,
+                    "--eval_split",
+                    split,
+                    "--n_bootstrap",
+                    profile["n_bootstrap"],
+                    "--saliency",
+                    "True",
+                ),
+                outputs=[run / folder / "metrics.json"],
+                inputs=[datalist, model, *configs],
+                work_dirs=[run / folder],
+            )
+        )
+    return steps
+
+
 def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INPUT_MODES) -> list[Step]:
     """Every step of the study in order: lists, segmentation (train, evaluate, test masks), masks for
-    COVIDx, the classification data list, then train and evaluate each backbone x input mode."""
+    COVIDx, the classification data list, then train and evaluate each backbone x input mode; then,
+    when the profile has ``shortcut``, the two-hospital experiment (:func:`shortcut_steps`)."""
     seg, seed = profile["seg"], profile["seed"]
-    seg_configs, cls_configs = sorted(SEG_CONFIGS.glob("*.json")), sorted(CLS_CONFIGS.glob("*.json"))
+    seg_configs = sorted(SEG_CONFIGS.glob("*.json"))
     seg_list = paths.lists / "qu_ex.json"
     cls_list = paths.lists / "covidx.json"
     seg_data = ["--dataset_dir", str(paths.qu_ex), "--datalist", str(seg_list), "--num_workers", "0"]
@@ -216,117 +392,123 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
             inputs=[seg_list, model, *seg_configs],
             work_dirs=[paths.seg / "test_masks"],
         ),
-        Step(
-            name="covidx_masks",
-            command=bundle_command(
-                "run",
-                "--config_file",
-                SEG_CONFIGS / "inference.json",
-                "--dataset_dir",
-                paths.covidx,
-                "--ckpt_dir",
-                paths.seg / "models",
-                "--image_size",
-                seg["image_size"],
-                "--num_workers",
-                "0",
-                "--output_dir",
-                paths.masks,
-            ),
-            outputs=[paths.masks],
-            inputs=[model, *_label_lists(paths.covidx), *seg_configs],
-            work_dirs=[paths.masks],
-        ),
-        Step(
-            name="lists_covidx",
-            command=[
-                sys.executable,
-                "-m",
-                "monai_ext.data_lists",
-                "covidx",
-                "--root",
-                str(paths.covidx),
-                "--masks",
-                str(paths.masks),
-                "--classes",
-                "binary",
-                "--val-fraction",
-                str(profile["val_fraction"]),
-                "--seed",
-                str(seed),
-                "--out",
-                str(cls_list),
-            ],
-            outputs=[cls_list],
-            inputs=[model, *_label_lists(paths.covidx)],
+        _segment_folder("covidx_masks", paths, seg, paths.covidx, paths.masks, _label_lists(paths.covidx)),
+        _covidx_list(
+            "lists_covidx", profile, paths.covidx, paths.masks, cls_list, [model, *_label_lists(paths.covidx)]
         ),
     ]
     for backbone in backbones:
         cls = cls_settings(profile, backbone)
         for mode in modes:
             run = paths.cls(backbone, mode)
-            common = [
-                "--dataset_dir",
-                str(paths.covidx),
-                "--mask_dir",
-                str(paths.masks),
-                "--datalist",
-                str(cls_list),
-                "--backbone",
-                backbone,
-                "--input_mode",
-                mode,
-                "--ckpt_dir",
-                str(run / "models"),
-                "--image_size",
-                str(cls["image_size"]),
-                "--num_workers",
-                "0",
-                "--seed",
-                str(seed),
-            ]
-            cls_model = run / "models" / "model.pt"
-            steps.append(
-                Step(
-                    name=f"cls_{backbone}_{mode}_train",
-                    command=bundle_command(
-                        "run",
-                        "training",
-                        "--config_file",
-                        CLS_CONFIGS / "train.json",
-                        *common,
-                        "--output_dir",
-                        run / "train",
-                        *override_args({k: v for k, v in cls.items() if k != "image_size"}),
-                    ),
-                    outputs=[cls_model],
-                    inputs=[cls_list, *cls_configs],
-                    settings=cls,
-                    work_dirs=[run / "train", run / "models"],
-                    resume_files=RESUME_FILES,
-                )
+            steps += _classifier(
+                f"cls_{backbone}_{mode}", profile, cls, backbone, mode, run, paths.covidx, paths.masks, cls_list
             )
-            steps.append(
-                Step(
-                    name=f"cls_{backbone}_{mode}_evaluate",
-                    command=bundle_command(
-                        "run",
-                        "evaluating",
-                        "--config_file",
-                        f"['{CLS_CONFIGS / 'train.json'}','{CLS_CONFIGS / 'evaluate.json'}']",
-                        *common,
-                        "--output_dir",
-                        run / "eval",
-                        "--eval_split",
-                        "test",
-                        "--n_bootstrap",
-                        profile["n_bootstrap"],
-                        "--saliency",
-                        "True",
-                    ),
-                    outputs=[run / "eval" / "metrics.json"],
-                    inputs=[cls_list, cls_model, *cls_configs],
-                    work_dirs=[run / "eval"],
-                )
+    if profile.get("shortcut"):
+        steps += shortcut_steps(paths, profile)
+    if profile.get("leave_one_source_out"):
+        steps += leave_one_source_out_steps(paths, profile, backbones)
+    return steps
+
+
+def held_out_sources(covidx: Path, min_images: int) -> list[str]:
+    """The sources leave-one-source-out holds out: each with both classes or at least ``min_images``
+    images, provided the other sources still have both classes to train on."""
+    counts = source_classes(covidx)
+    chosen = []
+    for source, classes in counts.items():
+        rest = Counter()
+        for other, c in counts.items():
+            if other != source:
+                rest.update(c)
+        if (len(classes) == 2 or sum(classes.values()) >= min_images) and len(rest) == 2:
+            chosen.append(source)
+    return chosen
+
+
+def leave_one_source_out_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES) -> list[Step]:
+    """For each source :func:`held_out_sources` picks: the data list that holds it out whole
+    (``--test-sources S``), then each backbone on the profile's ``leave_one_source_out`` modes, trained
+    without S and evaluated on S and on the other sources' published test images."""
+    how = profile["leave_one_source_out"]
+    model = paths.seg / "models" / "model.pt"
+    steps = []
+    for source in held_out_sources(paths.covidx, how["min_images"]):
+        folder = paths.loso(source)
+        datalist = folder / "covidx.json"
+        steps.append(
+            _covidx_list(
+                f"loso_{source}_list",
+                profile,
+                paths.covidx,
+                paths.masks,
+                datalist,
+                [model, *_label_lists(paths.covidx)],
+                "--test-sources",
+                source,
             )
+        )
+        for backbone in backbones:
+            cls = cls_settings(profile, backbone)
+            for mode in how["modes"]:
+                run = paths.experiment_cls(folder, backbone, mode)
+                steps += _classifier(
+                    f"loso_{source}_{backbone}_{mode}",
+                    profile,
+                    cls,
+                    backbone,
+                    mode,
+                    run,
+                    paths.covidx,
+                    paths.masks,
+                    datalist,
+                    True,
+                )
+    return steps
+
+
+def shortcut_steps(paths: StudyPaths, profile: dict) -> list[Step]:
+    """The two-hospital shortcut experiment (:mod:`monai_ext.synthetic.hospitals`): write the hospitals,
+    segment their lungs with the study's model, hold the second hospital out whole
+    (``--test-sources hospital-b``), then train the profile's ``shortcut`` backbone on each of its modes
+    and evaluate it on both hospitals."""
+    how, seg = profile["shortcut"], profile["seg"]
+    data, masks, datalist = paths.shortcut / "data", paths.shortcut / "masks", paths.shortcut / SHORTCUT_LIST
+    model = paths.seg / "models" / "model.pt"
+    synthetic = {"n_cls": how["n"], "size": how["size"], "seed": profile["seed"]}
+    steps = [
+        Step(
+            name="shortcut_data",
+            command=[
+                sys.executable,
+                "-m",
+                "monai_ext.synthetic",
+                "--two-hospitals",
+                "--out",
+                str(data),
+                *[f"--{k.replace('_', '-')}={v}" for k, v in synthetic.items()],
+            ],
+            outputs=[data / "hospitals.json"],
+            settings=synthetic,
+            work_dirs=[data],
+        ),
+        _segment_folder("shortcut_masks", paths, seg, data / "covidx", masks, [data / "hospitals.json"]),
+        _covidx_list(
+            "shortcut_list",
+            profile,
+            data / "covidx",
+            masks,
+            datalist,
+            [model, data / "hospitals.json"],
+            "--test-sources",
+            SHORTCUT_TEST_SOURCE,
+        ),
+    ]
+    backbone = how["backbone"]
+    cls = cls_settings(profile, backbone)
+    for mode in how["modes"]:
+        run = paths.experiment_cls(paths.shortcut, backbone, mode)
+        steps += _classifier(
+            f"shortcut_{backbone}_{mode}", profile, cls, backbone, mode, run, data / "covidx", masks, datalist, True
+        )
     return steps

@@ -1,4 +1,4 @@
-"""``python -m monai_ext.synthetic --out DIR [--n-seg N] [--n-cls N] [--size PX] [--seed S]``."""
+"""``python -m monai_ext.synthetic --out DIR [--n-seg N] [--n-cls N] [--size PX] [--seed S] [--two-hospitals]``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import time
 
 from monai_ext.synthetic.dataset import DEFAULTS, write_synthetic_dataset
+from monai_ext.synthetic.hospitals import write_two_hospitals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,9 +21,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-cls", type=int, default=DEFAULTS["n_cls"], help="images in the classification set")
     parser.add_argument("--size", type=int, default=DEFAULTS["size"], help="image side in pixels")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed; same seed, same bytes")
+    parser.add_argument(
+        "--two-hospitals",
+        action="store_true",
+        help="instead: the shortcut experiment's two hospitals (covidx/ with --n-cls images, covidx-lung-gt/)",
+    )
     args = parser.parse_args(argv)
     start = time.time()
     try:
+        if args.two_hospitals:
+            manifest = write_two_hospitals(args.out, args.n_cls, args.size, args.seed)
+            print(json.dumps(manifest["markers"]), f"written to {args.out} in {time.time() - start:.1f}s")
+            return 0
         manifest = write_synthetic_dataset(args.out, args.n_seg, args.n_cls, args.size, args.seed)
     except ValueError as e:
         parser.error(str(e))

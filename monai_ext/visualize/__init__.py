@@ -51,6 +51,7 @@ class ClassSaliency:
         self.network = network
         self.target_layer = target_layer or saliency_layer(network)
         self._cam: GradCAM | None = None
+        self.grid: tuple[int, ...] = ()  # the target layer's map size at the last call: how coarse the maps are
 
     def __call__(self, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """Maps ``(B, 1, rows, columns)`` of ``images`` ``(B, C, rows, columns)``, each of its class in ``classes`` ``(B,)``."""
@@ -64,6 +65,7 @@ class ClassSaliency:
             for c in classes.unique().tolist():  # one backward per class: MONAI's class_score takes one index
                 pick = classes == c
                 out[pick] = self._cam(images[pick], class_idx=int(c)).detach().float()
+        self.grid = tuple(self._cam.nn_module.activations[self.target_layer].shape[2:])
         self.network.zero_grad(set_to_none=True)
         return out.cpu()
 
