@@ -1,4 +1,4 @@
-"""The no_lung shortcut probe's verdicts against hand-made runs."""
+"""The no_lung shortcut probe's verdicts, and the out-of-source verdicts, against hand-made runs."""
 
 from __future__ import annotations
 
@@ -54,3 +54,17 @@ def test_when_neither_run_is_above_chance_the_probe_says_nothing():
 def test_a_lower_bound_equal_to_chance_is_not_above_it():
     probe = shortcut_probe(LUNG_LEARNS, _run(CM, [40 / 60, 0.8], [0.5, 0.7]))
     assert probe.verdict == "none"
+
+
+def test_out_of_source_verdicts():
+    from monai_ext.reproduce.report import _out_of_source_verdict
+
+    def auc(value, low, high):
+        return {"value": value, "ci95": [low, high]}
+
+    inside = auc(0.94, 0.88, 0.99)
+    assert _out_of_source_verdict(inside, auc(0.50, 0.43, 0.57)) == "**falls to chance** (by 0.440)"
+    assert _out_of_source_verdict(inside, auc(0.80, 0.75, 0.85)) == "drops by 0.140, stays above chance"
+    assert _out_of_source_verdict(inside, auc(0.90, 0.85, 0.95)) == "holds (intervals overlap)"
+    assert _out_of_source_verdict(auc(0.6, 0.45, 0.7), auc(0.5, 0.4, 0.6)) == "not above chance in source"
+    assert _out_of_source_verdict(inside, {"value": None, "ci95": [None, None]}) == "n/a (one class only)"

@@ -136,6 +136,23 @@ def _saliency_section(results: dict[str, Any]) -> str:
     )
 
 
+def _out_of_source_verdict(auc_in: dict, auc_out: dict) -> str:
+    """What happens to a model's ROC AUC out of source: it falls to chance (the out-of-source interval
+    reaches 0.5 while the in-source one is above it), drops but stays above chance (the intervals do not
+    overlap), or holds (they overlap)."""
+    in_low, (out_low, out_high) = auc_in.get("ci95", [None, None])[0], auc_out.get("ci95", [None, None])
+    if None in (in_low, out_low):
+        return "n/a (one class only)"
+    drop = auc_in["value"] - auc_out["value"]
+    if in_low <= 0.5:
+        return "not above chance in source"
+    if out_low <= 0.5:
+        return f"**falls to chance** (by {drop:.3f})"
+    if out_high < in_low:
+        return f"drops by {drop:.3f}, stays above chance"
+    return "holds (intervals overlap)"
+
+
 def _in_out_rows(runs: dict[str, dict[str, Any]], first: str = "") -> list[str]:
     """Table rows of :func:`~monai_ext.reproduce.results.in_and_out_of_source` runs: in-source beside
     out-of-source figures, whether ROC AUC falls out of source (the two intervals do not overlap) and the
@@ -144,10 +161,7 @@ def _in_out_rows(runs: dict[str, dict[str, Any]], first: str = "") -> list[str]:
     for key, run in runs.items():
         inside, outside = run["in_source"], run["out_of_source"]
         auc_in, auc_out = inside["headline"]["auc"], outside["headline"]["auc"]
-        verdict = "n/a"
-        if auc_in.get("ci95", [None])[0] is not None and auc_out.get("ci95", [None])[0] is not None:
-            falls = auc_out["ci95"][1] < auc_in["ci95"][0]
-            verdict = f"**falls** by {auc_in['value'] - auc_out['value']:.3f}" if falls else "holds (intervals overlap)"
+        verdict = _out_of_source_verdict(auc_in, auc_out)
         share = [_fmt((fig.get("saliency") or {}).get("in_lung")) for fig in (inside, outside)]
         backbone, _, mode = key.partition("_")
         lines.append(

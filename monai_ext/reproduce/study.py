@@ -30,7 +30,7 @@ __all__ = [
 SHORTCUT_LIST = "hospitals.json"
 SHORTCUT_TEST_SOURCE = "hospital-b"
 #: the two-hospital experiment of the default and real profiles
-SHORTCUT_EXPERIMENT = {"n": 300, "size": 256, "backbone": "resnet50", "modes": ["cxr", "lung"]}
+SHORTCUT_EXPERIMENT = {"n": 600, "size": 128, "backbone": "resnet50", "modes": ["cxr", "lung"]}
 #: the bundles' resume checkpoints (``AtomicCheckpointSaver`` in train.json), deleted once training is complete
 RESUME_FILES = ["checkpoint_epoch=*.pt"]
 SEG_CONFIGS = REPO_ROOT / "bundles" / SEG_BUNDLE / "configs"
