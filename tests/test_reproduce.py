@@ -200,3 +200,18 @@ def test_real_profile_runs_end_to_end_on_the_real_development_sample(tmp_path):
     assert set(results["shortcut"]["runs"]) == {"resnet50_cxr", "resnet50_lung"}
     assert "leave_one_source_out" not in results  # the sample has one source: nothing to hold out
     assert "no source qualifies" in summary
+
+
+def test_the_study_holds_whole_sources_out_when_asked(tmp_path):
+    out = tmp_path / "held"
+    others = ["shortcut=null", "leave_one_source_out=null"]  # only the main runs
+    argv = ["--profile", "tiny", "--out", str(out), "--backbones", "resnet50", "--modes", "cxr"]
+    assert main([*argv, "--test-sources", "synth-a", "--set", *others]) == 0
+    lists = json.loads((out / "lists" / "covidx.json").read_text())
+    assert lists["test_sources"] == ["synth-a"] and set(lists["sources"]["test"]) == {"synth-a"}
+    assert "synth-a" not in lists["sources"]["training"] and "synth-a" not in lists["sources"]["test_in_source"]
+    results = json.loads((out / "results.json").read_text())
+    run = results["held_out_sources"]["resnet50_cxr"]
+    assert run["out_of_source"]["n"] == len(lists["test"]) and run["in_source"]["n"] == len(lists["test_in_source"])
+    summary = (out / "summary.md").read_text()
+    assert "every image of the held-out sources (synth-a)" in summary and "| resnet50 | cxr | " in summary

@@ -1,4 +1,4 @@
-"""``python -m monai_ext.reproduce [--profile default|real|tiny] [--qu-ex DIR] [--covidx DIR] [--out DIR] [--force] [--set S.K=V ...]``
+"""``python -m monai_ext.reproduce [--profile default|real|tiny] [--qu-ex DIR] [--covidx DIR] [--out DIR] [--force] [--test-sources A,B] [--set S.K=V ...]``
 
 Runs the whole study through the bundles' own commands and writes ``<out>/summary.md``.
 """
@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backbones", nargs="+", choices=BACKBONES, default=list(BACKBONES))
     parser.add_argument("--modes", nargs="+", choices=INPUT_MODES, default=list(INPUT_MODES))
     parser.add_argument(
+        "--test-sources",
+        default=None,
+        metavar="A,B",
+        help="hold these COVIDx sources out whole as the classification test split (cross-source validation); "
+        "each classifier is also evaluated on the other sources' test images",
+    )
+    parser.add_argument(
         "--set",
         nargs="+",
         default=[],
@@ -48,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         profile = with_settings(PROFILES[args.profile], args.set)
     except ValueError as e:
         parser.error(str(e))
+    if args.test_sources:
+        profile["test_sources"] = args.test_sources
     try:  # before any work: pretrained weights that can be neither found nor downloaded
         require_pretrained(profile["seg"]["pretrained"], SEGMENTER)
         for backbone in args.backbones:

@@ -16,7 +16,7 @@ from monai_ext.constants import INPUT_MODES
 from monai_ext.reproduce.figures import draw_figures
 from monai_ext.reproduce.probe import shortcut_probe
 from monai_ext.reproduce.results import collect_results
-from monai_ext.reproduce.study import StudyPaths, cls_settings
+from monai_ext.reproduce.study import StudyPaths, cls_settings, test_sources
 from monai_ext.utils import atomic_path, file_sha256, write_csv, write_json
 
 __all__ = ["write_report"]
@@ -196,6 +196,20 @@ def _shortcut_experiment_section(results: dict[str, Any]) -> str:
     )
 
 
+def _held_out_sources_section(results: dict[str, Any], profile: dict) -> str:
+    """The main runs when the study held sources out (``test_sources``): on them beside the other sources."""
+    held = results.get("held_out_sources")
+    if not held:
+        return ""
+    sources = ", ".join(test_sources(profile))
+    return (
+        f"\n\nThe test split above is every image of the held-out sources ({sources}), none of which training or "
+        "validation saw; in-source is the other sources' published test images.\n\n"
+        + _IN_OUT_HEADER
+        + "\n".join(_in_out_rows(held))
+    )
+
+
 def _leave_one_source_out_section(results: dict[str, Any]) -> str:
     """Per held-out source: each classifier trained without it, tested on it, beside its in-source figures."""
     loso = results.get("leave_one_source_out")
@@ -356,7 +370,7 @@ precision and F1 are of the positive class.
 
 ## Classification (test split)
 
-{table}
+{table}{_held_out_sources_section(results, profile)}
 
 ## Segmentation (test split)
 

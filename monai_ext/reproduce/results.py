@@ -81,6 +81,9 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
     hospitals = paths.shortcut / "data" / "hospitals.json"
     if shortcut and hospitals.is_file():
         results["shortcut"] = {"hospitals": json.loads(hospitals.read_text()), "runs": shortcut}
+    held = in_and_out_of_source(paths.run_dir)  # the main runs, when the study held sources out
+    if held:
+        results["held_out_sources"] = held
     loso = {d.name: runs for d in sorted(paths.run_dir.glob("loso/*")) if (runs := in_and_out_of_source(d))}
     if loso:
         results["leave_one_source_out"] = loso

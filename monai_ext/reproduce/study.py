@@ -23,6 +23,7 @@ __all__ = [
     "leave_one_source_out_steps",
     "shortcut_steps",
     "study_steps",
+    "test_sources",
     "with_settings",
 ]
 
@@ -56,6 +57,7 @@ PROFILES = {
         "shortcut": SHORTCUT_EXPERIMENT,
         "val_fraction": 0.15,
         "n_bootstrap": 1000,
+        "test_sources": None,
         "seed": 0,
     },
     "real": {  # a dataset not given falls back to the synthetic default
@@ -72,6 +74,7 @@ PROFILES = {
         "leave_one_source_out": {"min_images": 200, "modes": ["cxr", "lung"]},
         "val_fraction": 0.1,
         "n_bootstrap": 1000,
+        "test_sources": None,
         "seed": 0,
     },
     "tiny": {
@@ -89,6 +92,7 @@ PROFILES = {
         "leave_one_source_out": {"min_images": 1000, "modes": ["cxr"]},
         "val_fraction": 0.2,
         "n_bootstrap": 100,
+        "test_sources": None,
         "seed": 0,
     },
 }
@@ -164,6 +168,13 @@ def cls_settings(profile: dict, backbone: str) -> dict:
     then the profile's ``cls``, then its ``cls_per_backbone`` entry."""
     recipe = json.loads((CLS_CONFIGS / "train.json").read_text())["recipes"][backbone]
     return {**recipe, **profile["cls"], **profile.get("cls_per_backbone", {}).get(backbone, {})}
+
+
+def test_sources(profile: dict) -> list[str]:
+    """The sources the profile holds out of the main classification list (``test_sources``: a list, or
+    comma-separated text as ``--set test_sources=A,B`` gives it); none by default."""
+    value = profile.get("test_sources") or []
+    return [s for s in value.split(",") if s] if isinstance(value, str) else list(value)
 
 
 def _label_lists(root: Path) -> list[Path]:
@@ -311,9 +322,11 @@ def _classifier(
 
 def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INPUT_MODES) -> list[Step]:
     """Every step of the study in order: lists, segmentation (train, evaluate, test masks), masks for
-    COVIDx, the classification data list, then train and evaluate each backbone x input mode; then,
+    COVIDx, the classification data list, then train and evaluate each backbone x input mode (with the
+    profile's ``test_sources``, a list of sources, the list holds them out whole as its test split and
+    each classifier is also evaluated on the other sources' test images); then,
     when the profile has ``shortcut``, the two-hospital experiment (:func:`shortcut_steps`)."""
-    seg, seed = profile["seg"], profile["seed"]
+    seg, seed, held = profile["seg"], profile["seed"], test_sources(profile)
     seg_configs = sorted(SEG_CONFIGS.glob("*.json"))
     seg_list = paths.lists / "qu_ex.json"
     cls_list = paths.lists / "covidx.json"
@@ -394,7 +407,13 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
         ),
         _segment_folder("covidx_masks", paths, seg, paths.covidx, paths.masks, _label_lists(paths.covidx)),
         _covidx_list(
-            "lists_covidx", profile, paths.covidx, paths.masks, cls_list, [model, *_label_lists(paths.covidx)]
+            "lists_covidx",
+            profile,
+            paths.covidx,
+            paths.masks,
+            cls_list,
+            [model, *_label_lists(paths.covidx)],
+            *(["--test-sources", ",".join(held)] if held else []),
         ),
     ]
     for backbone in backbones:
@@ -402,7 +421,16 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
         for mode in modes:
             run = paths.cls(backbone, mode)
             steps += _classifier(
-                f"cls_{backbone}_{mode}", profile, cls, backbone, mode, run, paths.covidx, paths.masks, cls_list
+                f"cls_{backbone}_{mode}",
+                profile,
+                cls,
+                backbone,
+                mode,
+                run,
+                paths.covidx,
+                paths.masks,
+                cls_list,
+                in_source=bool(held),
             )
     if profile.get("shortcut"):
         steps += shortcut_steps(paths, profile)
