@@ -6,7 +6,9 @@ import copy
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from monai_ext.bundle import bundle_command, override_args
@@ -320,6 +322,29 @@ def _classifier(
     return steps
 
 
+def _classifiers(
+    prefix: str,
+    profile: dict,
+    backbones,
+    modes,
+    run_of: Callable[[str, str], Path],
+    dataset: Path,
+    masks: Path,
+    datalist: Path,
+    in_source: bool = False,
+) -> list[Step]:
+    """:func:`_classifier` steps of every backbone x mode, named ``<prefix><backbone>_<mode>``, each in
+    ``run_of(backbone, mode)``."""
+    steps = []
+    for backbone in backbones:
+        cls = cls_settings(profile, backbone)
+        for mode in modes:
+            run = run_of(backbone, mode)
+            name = f"{prefix}{backbone}_{mode}"
+            steps += _classifier(name, profile, cls, backbone, mode, run, dataset, masks, datalist, in_source)
+    return steps
+
+
 def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INPUT_MODES) -> list[Step]:
     """Every step of the study in order: lists, segmentation (train, evaluate, test masks), masks for
     COVIDx, the classification data list, then train and evaluate each backbone x input mode (with the
@@ -416,22 +441,7 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
             *(["--test-sources", ",".join(held)] if held else []),
         ),
     ]
-    for backbone in backbones:
-        cls = cls_settings(profile, backbone)
-        for mode in modes:
-            run = paths.cls(backbone, mode)
-            steps += _classifier(
-                f"cls_{backbone}_{mode}",
-                profile,
-                cls,
-                backbone,
-                mode,
-                run,
-                paths.covidx,
-                paths.masks,
-                cls_list,
-                in_source=bool(held),
-            )
+    steps += _classifiers("cls_", profile, backbones, modes, paths.cls, paths.covidx, paths.masks, cls_list, bool(held))
     if profile.get("shortcut"):
         steps += shortcut_steps(paths, profile)
     if profile.get("leave_one_source_out"):
@@ -476,22 +486,10 @@ def leave_one_source_out_steps(paths: StudyPaths, profile: dict, backbones=BACKB
                 source,
             )
         )
-        for backbone in backbones:
-            cls = cls_settings(profile, backbone)
-            for mode in how["modes"]:
-                run = paths.experiment_cls(folder, backbone, mode)
-                steps += _classifier(
-                    f"loso_{source}_{backbone}_{mode}",
-                    profile,
-                    cls,
-                    backbone,
-                    mode,
-                    run,
-                    paths.covidx,
-                    paths.masks,
-                    datalist,
-                    True,
-                )
+        runs = partial(paths.experiment_cls, folder)
+        steps += _classifiers(
+            f"loso_{source}_", profile, backbones, how["modes"], runs, paths.covidx, paths.masks, datalist, True
+        )
     return steps
 
 
@@ -532,11 +530,8 @@ def shortcut_steps(paths: StudyPaths, profile: dict) -> list[Step]:
             SHORTCUT_TEST_SOURCE,
         ),
     ]
-    backbone = how["backbone"]
-    cls = cls_settings(profile, backbone)
-    for mode in how["modes"]:
-        run = paths.experiment_cls(paths.shortcut, backbone, mode)
-        steps += _classifier(
-            f"shortcut_{backbone}_{mode}", profile, cls, backbone, mode, run, data / "covidx", masks, datalist, True
-        )
+    runs = partial(paths.experiment_cls, paths.shortcut)
+    steps += _classifiers(
+        "shortcut_", profile, [how["backbone"]], how["modes"], runs, data / "covidx", masks, datalist, True
+    )
     return steps
