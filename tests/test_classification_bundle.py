@@ -344,3 +344,17 @@ def test_bn_momentum_sets_every_batchnorm_and_none_keeps_the_backbones():
     assert momenta(TorchVisionClassifier("efficientnet_b7", 2)) == {0.01}  # torchvision's own
     assert momenta(TorchVisionClassifier("efficientnet_b7", 2, bn_momentum=0.1)) == {0.1}
     assert momenta(TorchVisionClassifier("vgg19_bn", 2, bn_momentum=0.3)) == {0.3}
+
+
+def test_zero_init_residual_makes_each_residual_block_start_as_the_identity():
+    def zeroed(net):
+        return sum(bool((m.weight == 0).all()) for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+    assert zeroed(TorchVisionClassifier("efficientnet_b7", 2)) == 0
+    effnet = TorchVisionClassifier("efficientnet_b7", 2, zero_init_residual=True)
+    assert zeroed(effnet) == 48  # the MBConv blocks with a skip connection
+    block = effnet.net.features[2][1]  # one of them: its branch adds nothing at first
+    x = torch.randn(2, block.block[0][0].in_channels, 8, 8)
+    assert torch.equal(block.eval()(x), x)
+    assert zeroed(TorchVisionClassifier("resnet50", 2, zero_init_residual=True)) == 16  # every bottleneck
+    assert zeroed(TorchVisionClassifier("vgg19_bn", 2, zero_init_residual=True)) == 0  # no residual blocks

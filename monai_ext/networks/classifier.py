@@ -62,6 +62,10 @@ class TorchVisionClassifier(nn.Module):
         stochastic_depth_prob: EfficientNet only: the largest probability of skipping a residual block
             in training (torchvision's B7: 0.5); None keeps it. Statistics gathered with blocks
             skipped do not fit the network evaluated with all of them, which a short run cannot outgrow.
+        zero_init_residual: start the last BatchNorm scale of every residual branch at zero (Goyal et al.
+            2017), so that each residual block starts as the identity and a deep network trained from
+            random weights starts as a shallow one; ignored for VGG (no residual blocks) and with
+            ``pretrained`` weights. EfficientNet-B7 from random weights needs it to learn in a few epochs.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class TorchVisionClassifier(nn.Module):
         pretrained: bool = False,
         bn_momentum: float | str | None = "backbone",
         stochastic_depth_prob: float | None = None,
+        zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
         if backbone not in BACKBONES:
@@ -89,6 +94,8 @@ class TorchVisionClassifier(nn.Module):
         parent = self.net.get_submodule(parent_name) if parent_name else self.net
         old = parent.get_submodule(child)
         setattr(parent, child, nn.Linear(old.in_features, num_classes))
+        if zero_init_residual and not pretrained:  # ImageNet weights are kept as they are
+            _zero_init_residual(self.net)
         if bn_momentum != "backbone":
             for module in self.net.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
@@ -96,3 +103,13 @@ class TorchVisionClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+def _zero_init_residual(net: nn.Module) -> None:
+    """Zero the last BatchNorm scale of each residual branch: ResNet bottlenecks (``bn3``) and
+    EfficientNet MBConv blocks with a skip connection (the projection's BatchNorm)."""
+    for module in net.modules():
+        if isinstance(module, torchvision.models.resnet.Bottleneck):
+            nn.init.zeros_(module.bn3.weight)
+        elif isinstance(module, torchvision.models.efficientnet.MBConv) and module.use_res_connect:
+            nn.init.zeros_(module.block[-1][1].weight)

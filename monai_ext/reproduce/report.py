@@ -276,6 +276,7 @@ _RECIPE = (
     ("warmup_epochs", lambda v: f"{v:g} warmup epoch(s)"),
     ("bn_momentum", lambda v: "BatchNorm statistics: cumulative average" if v is None else f"BatchNorm momentum {v:g}"),
     ("stochastic_depth_prob", lambda v: "" if v is None else f"stochastic depth {v:g}"),
+    ("zero_init_residual", lambda v: "residual branches zero-initialised" if v else ""),
     ("amp", lambda v: f"amp {v}"),
     ("patience", lambda v: f"early stopping after {v} epochs without a better validation score"),
 )

@@ -54,7 +54,7 @@ PROFILES = {
         "cls_per_backbone": {
             "resnet50": {"learning_rate": 0.001},
             "vgg19_bn": {"max_epochs": 6},
-            "efficientnet_b7": {"max_epochs": 2},
+            "efficientnet_b7": {"max_epochs": 3},
         },
         "shortcut": SHORTCUT_EXPERIMENT,
         "val_fraction": 0.15,
