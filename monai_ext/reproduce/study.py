@@ -49,12 +49,12 @@ CLS_CONFIGS = REPO_ROOT / "bundles" / CLS_BUNDLE / "configs"
 PROFILES = {
     "default": {
         "synthetic": DEFAULTS,
-        "seg": {"image_size": 128, "max_epochs": 30, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
+        "seg": {"image_size": 128, "max_epochs": 24, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
         "cls": {"image_size": 64, "max_epochs": 15, "batch_size": 16, "patience": 5, "pretrained": False},
         "cls_per_backbone": {
             "resnet50": {"learning_rate": 0.001},
-            "vgg19_bn": {"max_epochs": 6},
-            "efficientnet_b7": {"max_epochs": 3},
+            "vgg19_bn": {"max_epochs": 5},
+            "efficientnet_b7": {"max_epochs": 4},
         },
         "shortcut": SHORTCUT_EXPERIMENT,
         "val_fraction": 0.15,
