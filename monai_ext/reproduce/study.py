@@ -33,7 +33,13 @@ __all__ = [
 SHORTCUT_LIST = "hospitals.json"
 SHORTCUT_TEST_SOURCE = "hospital-b"
 #: the two-hospital experiment of the default and real profiles
-SHORTCUT_EXPERIMENT = {"n": 600, "size": 128, "backbone": "resnet50", "modes": ["cxr", "lung"]}
+SHORTCUT_EXPERIMENT = {
+    "n": 480,
+    "size": 128,
+    "backbone": "resnet50",
+    "modes": ["cxr", "lung"],
+    "cls": {"max_epochs": 10},
+}
 #: the bundles' resume checkpoints (``AtomicCheckpointSaver`` in train.json), deleted once training is complete
 RESUME_FILES = ["checkpoint_epoch=*.pt"]
 SEG_CONFIGS = REPO_ROOT / "bundles" / SEG_BUNDLE / "configs"
@@ -44,7 +50,8 @@ CLS_CONFIGS = REPO_ROOT / "bundles" / CLS_BUNDLE / "configs"
 #: bundle's recipe for its backbone (``recipes`` in train.json: learning rate, amp), then ``cls``, then
 #: its ``cls_per_backbone`` entry: on a CPU budget VGG19_bn and EfficientNet-B7 cost 5-6 times ResNet50
 #: per epoch, so they get fewer epochs. ``shortcut``: the two-hospital experiment (:func:`shortcut_steps`):
-#: ``n`` images of ``size`` pixels, the backbone and input modes trained on them. ``leave_one_source_out``:
+#: ``n`` images of ``size`` pixels, the backbone and input modes trained on them, ``cls``: changes to the
+#: backbone's classification settings for it. ``leave_one_source_out``:
 #: each source with both classes or ``min_images`` images held out in turn (:func:`leave_one_source_out_steps`).
 PROFILES = {
     "default": {
@@ -332,12 +339,13 @@ def _classifiers(
     masks: Path,
     datalist: Path,
     in_source: bool = False,
+    overrides: dict | None = None,
 ) -> list[Step]:
     """:func:`_classifier` steps of every backbone x mode, named ``<prefix><backbone>_<mode>``, each in
-    ``run_of(backbone, mode)``."""
+    ``run_of(backbone, mode)``, with :func:`cls_settings` changed by ``overrides``."""
     steps = []
     for backbone in backbones:
-        cls = cls_settings(profile, backbone)
+        cls = {**cls_settings(profile, backbone), **(overrides or {})}
         for mode in modes:
             run = run_of(backbone, mode)
             name = f"{prefix}{backbone}_{mode}"
@@ -532,6 +540,15 @@ def shortcut_steps(paths: StudyPaths, profile: dict) -> list[Step]:
     ]
     runs = partial(paths.experiment_cls, paths.shortcut)
     steps += _classifiers(
-        "shortcut_", profile, [how["backbone"]], how["modes"], runs, data / "covidx", masks, datalist, True
+        "shortcut_",
+        profile,
+        [how["backbone"]],
+        how["modes"],
+        runs,
+        data / "covidx",
+        masks,
+        datalist,
+        True,
+        how.get("cls"),
     )
     return steps
