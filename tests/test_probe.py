@@ -68,3 +68,15 @@ def test_out_of_source_verdicts():
     assert _out_of_source_verdict(inside, auc(0.90, 0.85, 0.95)) == "holds (intervals overlap)"
     assert _out_of_source_verdict(auc(0.6, 0.45, 0.7), auc(0.5, 0.4, 0.6)) == "not above chance in source"
     assert _out_of_source_verdict(inside, {"value": None, "ci95": [None, None]}) == "n/a (one class only)"
+
+
+def test_run_names_split_back_into_backbone_and_mode():
+    """Backbones and modes both hold underscores: the report's rows must not split them at the first one."""
+    from pathlib import Path
+
+    from monai_ext.reproduce.study import StudyPaths, split_run_name
+
+    for backbone, mode in (("vgg19_bn", "no_lung"), ("efficientnet_b7", "cxr"), ("resnet50", "lung")):
+        assert split_run_name(StudyPaths.experiment_cls(Path("x"), backbone, mode).name) == (backbone, mode)
+    with pytest.raises(ValueError, match="not <backbone>_<input mode>"):
+        split_run_name("vgg19_bn_lungs")

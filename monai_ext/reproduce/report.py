@@ -16,7 +16,7 @@ from monai_ext.constants import INPUT_MODES
 from monai_ext.reproduce.figures import draw_figures
 from monai_ext.reproduce.probe import shortcut_probe
 from monai_ext.reproduce.results import collect_results
-from monai_ext.reproduce.study import StudyPaths, cls_settings, test_sources
+from monai_ext.reproduce.study import StudyPaths, cls_settings, split_run_name, test_sources
 from monai_ext.utils import atomic_path, file_sha256, write_csv, write_json
 
 __all__ = ["write_report"]
@@ -163,7 +163,7 @@ def _in_out_rows(runs: dict[str, dict[str, Any]], first: str = "") -> list[str]:
         auc_in, auc_out = inside["headline"]["auc"], outside["headline"]["auc"]
         verdict = _out_of_source_verdict(auc_in, auc_out)
         share = [_fmt((fig.get("saliency") or {}).get("in_lung")) for fig in (inside, outside)]
-        backbone, _, mode = key.partition("_")
+        backbone, mode = split_run_name(key)
         lines.append(
             f"| {first}{backbone} | {mode} | {_fmt(inside['headline']['accuracy'])} (n {inside['n']}) | "
             f"{_fmt(auc_in, pct=False)} | {_fmt(outside['headline']['accuracy'])} (n {outside['n']}) | "

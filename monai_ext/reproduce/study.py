@@ -24,6 +24,7 @@ __all__ = [
     "held_out_sources",
     "leave_one_source_out_steps",
     "shortcut_steps",
+    "split_run_name",
     "study_steps",
     "test_sources",
     "with_settings",
@@ -130,7 +131,7 @@ class StudyPaths:
         return self.run_dir / "lists"
 
     def cls(self, backbone: str, mode: str) -> Path:
-        return self.run_dir / "cls" / f"{backbone}_{mode}"
+        return self.experiment_cls(self.run_dir, backbone, mode)
 
     @property
     def shortcut(self) -> Path:
@@ -142,8 +143,19 @@ class StudyPaths:
 
     @staticmethod
     def experiment_cls(experiment: Path, backbone: str, mode: str) -> Path:
-        """A classifier of a cross-source experiment (``shortcut``, ``loso/<source>``)."""
+        """A classifier's folder in the study (``run_dir``) or a cross-source experiment (``shortcut``,
+        ``loso/<source>``): ``cls/<backbone>_<mode>``."""
         return experiment / "cls" / f"{backbone}_{mode}"
+
+
+def split_run_name(name: str) -> tuple[str, str]:
+    """``(backbone, input mode)`` of a classifier folder's name (``vgg19_bn_no_lung`` -> ``vgg19_bn``,
+    ``no_lung``), the inverse of :meth:`StudyPaths.experiment_cls`; both may hold underscores."""
+    for backbone in BACKBONES:
+        mode = name.removeprefix(f"{backbone}_")
+        if mode != name and mode in INPUT_MODES:
+            return backbone, mode
+    raise ValueError(f"{name!r} is not <backbone>_<input mode> of {BACKBONES} and {INPUT_MODES}")
 
 
 def with_settings(profile: dict, assignments: list[str]) -> dict:
