@@ -32,8 +32,9 @@ from monai_ext.constants import Keys
 from monai_ext.data import read_cxr, write_png
 from monai_ext.deploy.dicom_outputs import write_classification_sr, write_lung_seg
 from monai_ext.errors import CXRReadError
+from monai_ext.metrics.calibration import decision, operating_threshold
 from monai_ext.utils import write_json
-from monai_ext.visualize import ClassSaliency, saliency_overlay, saliency_summary
+from monai_ext.visualize import ClassSaliency
 
 __all__ = ["CXRLoaderOperator", "CXRResultWriterOperator", "CovidClassifierOperator", "LungSegmentationOperator"]
 
@@ -105,7 +106,7 @@ class CovidClassifierOperator(Operator):
         self.preprocessing = parser.get_parsed_content("preprocessing")
         self.postprocessing = parser.get_parsed_content("postprocessing")
         self.class_names = list(parser.get_parsed_content("class_names"))
-        self.threshold = parser.get_parsed_content("calibration")["threshold"] if len(self.class_names) == 2 else None
+        self.threshold = operating_threshold(parser.get_parsed_content("calibration")["threshold"], self.class_names)
         self.input_mode = parser.get_parsed_content("input_mode")
         self.model = torch.jit.load(str(model_file), map_location=self.device).eval()
         self.saliency = None
@@ -133,12 +134,11 @@ class CovidClassifierOperator(Operator):
             "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)},
         }
         if self.threshold is not None:
-            result.update(threshold=self.threshold, decision=self.class_names[int(probs[-1] >= self.threshold)])
+            result.update(threshold=self.threshold, decision=decision(probs, self.class_names, self.threshold))
         if self.saliency is not None:
-            image, lung = torch.as_tensor(data[Keys.IMAGE]), data.get(Keys.LUNG)
-            saliency = self.saliency(image[None], torch.tensor([predicted]))[0]
-            result["saliency"] = saliency_summary(saliency, lung, self.class_names[predicted])
-            result["saliency_overlay"] = saliency_overlay(image, saliency, lung)
+            result["saliency"], result["saliency_overlay"] = self.saliency.explain(
+                data[Keys.IMAGE], predicted, data.get(Keys.LUNG), self.class_names
+            )
         op_output.emit(result, "probabilities")
 
 

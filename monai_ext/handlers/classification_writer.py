@@ -12,8 +12,15 @@ import torch
 from ignite.engine import Engine
 
 from monai_ext.constants import Keys
-from monai_ext.handlers.outputs import RowWriter, item_field
-from monai_ext.metrics.calibration import brier_score, expected_calibration_error, reliability_curve, uncalibrated
+from monai_ext.handlers.outputs import RowWriter, item_field, item_label, item_name
+from monai_ext.metrics.calibration import (
+    brier_score,
+    decision,
+    expected_calibration_error,
+    operating_threshold,
+    reliability_curve,
+    uncalibrated,
+)
 from monai_ext.metrics.classification import classification_report, decision_report
 from monai_ext.utils import write_csv, write_json
 
@@ -50,7 +57,7 @@ class ClassificationWriter(RowWriter):
     ) -> None:
         self.output_dir = Path(output_dir)
         self.temperature = float(temperature)
-        self.threshold = threshold if len(class_names) == 2 else None  # of a binary model's positive class
+        self.threshold = operating_threshold(threshold, class_names)
         self.class_names = list(class_names)
         self.with_metrics = with_metrics
         self.n_bootstrap = n_bootstrap
@@ -61,17 +68,15 @@ class ClassificationWriter(RowWriter):
         outputs, batch = engine.state.output, engine.state.batch
         for out, item in zip(outputs, batch):
             probs = torch.as_tensor(out[Keys.PRED]).detach().float().cpu().flatten().numpy()
-            image = item.get(Keys.IMAGE)
             row = {
-                Keys.NAME: item.get(Keys.NAME) or Path(str(getattr(image, "meta", {}).get("filename_or_obj", ""))).name,
+                Keys.NAME: item_name(item),
                 Keys.PATIENT_ID: item.get(Keys.PATIENT_ID, ""),
                 Keys.SOURCE: item.get(Keys.SOURCE, ""),
                 "probs": probs,
             }
             row.update({name: item_field(item, out, name) for name in self.fields})
-            label = item.get(Keys.LABEL)
-            if label is not None and torch.as_tensor(label).numel() == 1:
-                row[Keys.LABEL] = int(torch.as_tensor(label).item())
+            if (label := item_label(item)) is not None:
+                row[Keys.LABEL] = label
             self.rows.append(row)
 
     def write(self, engine: Engine | None = None) -> None:
@@ -88,7 +93,7 @@ class ClassificationWriter(RowWriter):
             line = [r[Keys.NAME], r[Keys.PATIENT_ID], r[Keys.SOURCE], *[f"{p:.6f}" for p in r["probs"]]]
             line.append(self.class_names[int(np.argmax(r["probs"]))])
             if self.threshold is not None:
-                line.append(self.class_names[int(r["probs"][-1] >= self.threshold)])
+                line.append(decision(r["probs"], self.class_names, self.threshold))
             if labelled:
                 line.append(self.class_names[r[Keys.LABEL]])
             lines.append(line + [r[name] for name in self.fields])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -10,7 +11,7 @@ from ignite.engine import Engine, Events
 
 from monai_ext.constants import Keys
 
-__all__ = ["RowWriter", "item_field", "probs_and_labels", "probs_and_onehot"]
+__all__ = ["RowWriter", "item_field", "item_label", "item_name", "probs_and_labels", "probs_and_onehot"]
 
 
 def probs_and_labels(output: Sequence[dict]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,6 +34,18 @@ def item_field(item: Mapping, output: Mapping, name: str, default: Any = "") -> 
     meta = getattr(item.get(Keys.IMAGE), "meta", {})
     value = output.get(name, item.get(name, meta.get(name, default)))
     return value.item() if hasattr(value, "item") else value
+
+
+def item_name(item: Mapping, default: str = "") -> str:
+    """A decollated item's name: its ``name`` (the input's relative path), else the file name of its image."""
+    meta = getattr(item.get(Keys.IMAGE), "meta", {})
+    return item.get(Keys.NAME) or Path(str(meta.get("filename_or_obj", default))).name
+
+
+def item_label(item: Mapping) -> int | None:
+    """A decollated item's class index, or None when it has no single label."""
+    label = item.get(Keys.LABEL)
+    return int(torch.as_tensor(label).item()) if label is not None and torch.as_tensor(label).numel() == 1 else None
 
 
 class RowWriter:

@@ -15,7 +15,7 @@ from torch import nn
 
 from monai_ext.constants import Keys
 from monai_ext.data.image_writer import mask_name_for, write_png
-from monai_ext.handlers.outputs import RowWriter
+from monai_ext.handlers.outputs import RowWriter, item_label, item_name
 from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.utils import write_csv, write_json
 from monai_ext.visualize import ClassSaliency, lung_shares, saliency_overlay
@@ -87,8 +87,7 @@ class SaliencyWriter(RowWriter):
         images = torch.stack([torch.as_tensor(item[Keys.IMAGE]).as_subclass(torch.Tensor) for item in batch])
         classes = torch.stack([torch.as_tensor(o[Keys.PRED]).float().flatten().argmax() for o in outputs]).cpu()
         for item, saliency, c in zip(batch, self.saliency(images, classes), classes.tolist()):
-            image = item[Keys.IMAGE]
-            name = item.get(Keys.NAME) or Path(str(getattr(image, "meta", {}).get("filename_or_obj", "image"))).name
+            image, name = item[Keys.IMAGE], item_name(item, default="image")
             mask = item.get(Keys.LUNG)
             if mask is not None and tuple(mask.shape) != tuple(saliency.shape):
                 logger.warning(
@@ -101,9 +100,8 @@ class SaliencyWriter(RowWriter):
                 **lung_shares(saliency, mask),
                 "map": "",
             }
-            label = item.get(Keys.LABEL)
-            if label is not None and torch.as_tensor(label).numel() == 1:
-                row[Keys.LABEL] = int(torch.as_tensor(label).item())
+            if (label := item_label(item)) is not None:
+                row[Keys.LABEL] = label
             if self.overlays:
                 rel = Path(SALIENCY_DIR) / mask_name_for(str(name))
                 write_png(saliency_overlay(torch.as_tensor(image), saliency, mask), self.output_dir / rel)

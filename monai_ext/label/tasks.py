@@ -29,8 +29,9 @@ from monailabel.tasks.infer.bundle import BundleInferTask
 from monai_ext.bundle import read_calibration, read_class_names
 from monai_ext.constants import Keys
 from monai_ext.data import write_png
+from monai_ext.metrics.calibration import decision, operating_threshold
 from monai_ext.transforms import SaveLungMaskd
-from monai_ext.visualize import ClassSaliency, saliency_overlay, saliency_summary
+from monai_ext.visualize import ClassSaliency
 
 __all__ = ["CovidClassificationInfer", "LungSegmentationInfer", "read_class_names"]
 
@@ -80,21 +81,20 @@ class CovidClassificationInfer(BundleInferTask):
             self.bundle_config["seg_bundle_dir"] = seg_bundle
         models = os.path.join(path, "models")
         self.class_names = read_class_names(models)
-        self.threshold = read_calibration(models)["threshold"] if len(self.class_names) == 2 else None
+        self.threshold = operating_threshold(read_calibration(models)["threshold"], self.class_names)
         self.labels = {name: i for i, name in enumerate(self.class_names)}
-        self._saliency: dict[int, ClassSaliency] = {}  # per network object: its hooks go on once
+        self._saliency: ClassSaliency | None = None  # of the cached network: its hooks go on once
 
     def run_inferer(self, data: dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> dict[str, Any]:
         data = super().run_inferer(data, convert_to_batch, device)
         if str(data.get("saliency", "false")).lower() in ("true", "1"):
             network = self._get_network(device, data)
-            if id(network) not in self._saliency:
-                self._saliency = {id(network): ClassSaliency(network)}
-            image, lung = torch.as_tensor(data[Keys.IMAGE]), data.get(Keys.LUNG)
+            if self._saliency is None or self._saliency.network is not network:
+                self._saliency = ClassSaliency(network)
             predicted = int(torch.as_tensor(data[Keys.PRED]).flatten().argmax())
-            saliency = self._saliency[id(network)](image[None], torch.tensor([predicted]))[0]
-            data["saliency"] = saliency_summary(saliency, lung, self.class_names[predicted])
-            data["saliency_overlay"] = saliency_overlay(image, saliency, lung)
+            data["saliency"], data["saliency_overlay"] = self._saliency.explain(
+                data[Keys.IMAGE], predicted, data.get(Keys.LUNG), self.class_names
+            )
         return data
 
     def writer(self, data: dict[str, Any], extension=None, dtype=None) -> tuple[Any, dict[str, Any]]:
@@ -104,7 +104,7 @@ class CovidClassificationInfer(BundleInferTask):
         scores = {name: round(float(p), 6) for name, p in zip(self.class_names, probs)}
         answer: dict[str, Any] = {"prediction": self.class_names[int(probs.argmax())], "probabilities": scores}
         if self.threshold is not None:
-            answer.update(threshold=self.threshold, decision=self.class_names[int(probs[-1] >= self.threshold)])
+            answer.update(threshold=self.threshold, decision=decision(probs, self.class_names, self.threshold))
         if "saliency_overlay" not in data:
             return None, answer
         answer["saliency"] = data["saliency"]

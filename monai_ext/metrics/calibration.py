@@ -16,9 +16,11 @@ from scipy.special import log_softmax, softmax
 
 __all__ = [
     "brier_score",
+    "decision",
     "expected_calibration_error",
     "fit_calibration",
     "fit_temperature",
+    "operating_threshold",
     "reliability_curve",
     "threshold_for_sensitivity",
     "uncalibrated",
@@ -43,6 +45,18 @@ def fit_temperature(logits: np.ndarray, labels: Sequence[int]) -> float:
 
     low, high = np.log(TEMPERATURE_RANGE)
     return float(np.exp(minimize_scalar(nll, bounds=(low, high), method="bounded").x))
+
+
+def operating_threshold(threshold: float | None, class_names: Sequence[str]) -> float | None:
+    """The saved threshold of a binary model's positive (last) class; None for other models or without one."""
+    return threshold if len(class_names) == 2 else None
+
+
+def decision(probs: Sequence[float], class_names: Sequence[str], threshold: float | None) -> str | None:
+    """The class a binary model decides at its operating threshold: the positive (last) class when its
+    probability is at least ``threshold``; None without a threshold or for a model of other than 2 classes."""
+    threshold = operating_threshold(threshold, class_names)
+    return None if threshold is None else class_names[int(probs[-1] >= threshold)]
 
 
 def uncalibrated(probs: np.ndarray, temperature: float) -> np.ndarray:

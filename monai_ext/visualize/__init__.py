@@ -4,6 +4,7 @@ per image, and their picture over the input with the lungs outlined."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -68,6 +69,15 @@ class ClassSaliency:
         self.grid = tuple(self._cam.nn_module.activations[self.target_layer].shape[2:])
         self.network.zero_grad(set_to_none=True)
         return out.cpu()
+
+    def explain(
+        self, image: torch.Tensor, class_idx: int, lung: torch.Tensor | None, class_names: Sequence[str]
+    ) -> tuple[dict[str, object], np.ndarray]:
+        """One network input ``image`` ``(C, rows, columns)``: the :func:`saliency_summary` of its map of
+        ``class_idx`` against ``lung`` (on the same grid, or None) and the :func:`saliency_overlay` picture."""
+        image = torch.as_tensor(image)
+        saliency = self(image[None], torch.tensor([class_idx]))[0]
+        return saliency_summary(saliency, lung, class_names[class_idx]), saliency_overlay(image, saliency, lung)
 
 
 def saliency_overlay(image: torch.Tensor, saliency: torch.Tensor, mask: torch.Tensor | None = None) -> np.ndarray:
