@@ -10,8 +10,9 @@ MONOCHROME2 files and in PNG/JPEG. Arrays keep the file's row/column order:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,6 @@ from typing import Any
 import numpy as np
 import pydicom
 from PIL import Image, UnidentifiedImageError
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import JPEGExtended12Bit
 
 try:  # pydicom 3
     from pydicom.pixels import apply_modality_lut, apply_voi
@@ -33,6 +32,7 @@ from monai_ext.errors import CXRReadError
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
     "MIN_RADIOGRAPH_SIDE",
     "detect_format",
     "image_shape",
@@ -44,6 +44,34 @@ __all__ = [
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
+#: the most pixels an image may claim in its header (8192 x 8192): real CR and DX radiographs are under about
+#: 20 Mpx and mammograms about 25, and a header that claims more than this is refused before anything is
+#: decoded, so that a few-MB file claiming 16384 x 16384 pixels cannot take gigabytes of memory
+MAX_PIXELS = 8192 * 8192
+
+
+@contextlib.contextmanager
+def _quiet_decoders() -> Iterator[None]:
+    """pydicom's log lines and warnings about the file being read are left out for the block: a file that
+    cannot be read gets one line, the project's reason, not the library's traceback above it."""
+    log = logging.getLogger("pydicom")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.setLevel(level)
+
+
+def _too_many_pixels(path: Path, rows: int, columns: int, what: str = "") -> None:
+    if rows * columns > MAX_PIXELS:
+        raise CXRReadError(
+            path,
+            f"{what}header claims {rows} x {columns} = {rows * columns / 1e6:.0f} Mpx, above the "
+            f"{MAX_PIXELS / 1e6:.0f} Mpx a radiograph may have (MAX_PIXELS); not decoded",
+        )
 
 
 def is_cxr_file(path: str | os.PathLike) -> bool:
@@ -67,6 +95,11 @@ def detect_format(path: str | os.PathLike) -> str:
         raise CXRReadError(path, f"cannot be read ({e.strerror or e})") from e
     if not head:
         raise CXRReadError(path, "empty file (0 bytes)")
+    with _quiet_decoders():
+        return _format_of(path, head)
+
+
+def _format_of(path: Path, head: bytes) -> str:
     if head.startswith(_PNG_MAGIC):
         return "png"
     if head.startswith(_JPEG_MAGIC):
@@ -105,11 +138,24 @@ def read_cxr(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
         CXRReadError: the file cannot be read as one 2-D radiograph; the message names the file.
     """
     path = Path(path)
-    fmt = detect_format(path)
-    if fmt == "dicom":
-        image, meta = _read_dicom(path)
-    else:
-        image, meta = _read_pil(path, fmt)
+    with _quiet_decoders(), np.errstate(all="ignore"):
+        fmt = detect_format(path)
+        try:
+            image, meta = _read_dicom(path) if fmt == "dicom" else _read_pil(path, fmt)
+        except CXRReadError:
+            raise
+        except MemoryError:
+            raise CXRReadError(path, "not enough memory to decode it") from None
+        except Exception as e:  # the last net: a broken file of a kind the checks above did not name
+            raise CXRReadError(path, f"broken {fmt.upper()} file ({type(e).__name__}: {e})") from e
+    if not np.isfinite(image).all():
+        bad = int(np.size(image) - np.isfinite(image).sum())
+        raise CXRReadError(
+            path,
+            f"{bad} pixel(s) are not finite numbers (NaN or infinity) after the grey-value mapping"
+            f"{' (' + meta['grey_mapping'] + ')' if meta.get('grey_mapping') else ''}: not an image",
+        )
+    meta.pop("grey_mapping", None)
     meta.update({"filename_or_obj": str(path), "spatial_shape": np.asarray(image.shape), "format": fmt})
     return image, meta
 
@@ -117,6 +163,7 @@ def read_cxr(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
 def _read_pil(path: Path, fmt: str) -> tuple[np.ndarray, dict[str, Any]]:
     try:
         with Image.open(path) as img:
+            _too_many_pixels(path, img.height, img.width)
             img.load()
             mode = img.mode
             if getattr(img, "n_frames", 1) > 1:
@@ -131,33 +178,67 @@ def _read_pil(path: Path, fmt: str) -> tuple[np.ndarray, dict[str, Any]]:
             else:  # 1, L, LA, P, PA, RGB, RGBA, CMYK, YCbCr: luminance, alpha dropped
                 arr = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
                 bits = 8
-    except CXRReadError:
+    except (CXRReadError, MemoryError):
         raise
     except UnidentifiedImageError as e:
         raise CXRReadError(path, f"not a readable {fmt.upper()} image ({e})") from e
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise CXRReadError(path, f"broken or truncated {fmt.upper()} file ({e})") from e
+    except Exception as e:  # Pillow's decoders raise many types; all mean a broken file
+        raise CXRReadError(path, f"broken or truncated {fmt.upper()} file ({type(e).__name__}: {e})") from e
     if arr.ndim != 2 or min(arr.shape) < 1:
         raise CXRReadError(path, f"decoded to shape {arr.shape}: one 2-D radiograph expected")
     return np.clip(arr, 0.0, 1.0), {"bit_depth": bits, "mode": mode}
 
 
 def _read_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    try:
-        ds = pydicom.dcmread(path, force=True)
-    except (InvalidDicomError, OSError, ValueError, EOFError) as e:
-        raise CXRReadError(path, f"broken DICOM file ({e})") from e
-    if "PixelData" not in ds:
+    try:  # the pixel data is read only when it is decoded, after the header's size is checked
+        ds = pydicom.dcmread(path, force=True, defer_size="64 KB")
+        has_pixels = "PixelData" in ds
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        samples = int(ds.get("SamplesPerPixel", 1))
+        rows, columns = int(ds.get("Rows", 0)), int(ds.get("Columns", 0))
+        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+    except MemoryError:
+        raise
+    except Exception as e:  # pydicom raises many types for a broken file; all mean "cannot read"
+        raise CXRReadError(path, f"broken DICOM file ({type(e).__name__}: {e})") from e
+    if not has_pixels:
         what = ds.get("SOPClassUID", "unknown SOP class")
         raise CXRReadError(
             path, f"DICOM file has no pixel data (SOP class {getattr(what, 'name', what)}): not an image"
         )
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
         raise CXRReadError(path, f"multi-frame DICOM ({frames} frames): one 2-D radiograph expected")
+    _too_many_pixels(path, rows, columns, "DICOM ")
+    try:
+        problem = _codestream_problem(ds, rows, columns, samples)
+    except MemoryError:
+        raise
+    except Exception as e:  # a transfer syntax that is none, pixel data pydicom cannot parse
+        raise CXRReadError(path, f"broken DICOM file ({type(e).__name__}: {e})") from e
+    if problem:
+        raise CXRReadError(path, f"{problem}: not decoded")
     raw = _decode_pixels(path, ds)
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
-    samples = int(ds.get("SamplesPerPixel", 1))
+    try:
+        image = _stored_to_display(path, ds, raw, samples, photometric)
+        meta: dict[str, Any] = {
+            "modality": str(ds.get("Modality", "")),
+            "photometric_interpretation": photometric,
+            "bits_stored": int(ds.get("BitsStored", 8)),
+            "patient_id": str(ds.get("PatientID", "")),
+            "grey_mapping": _grey_mapping(ds),
+        }
+        spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+        if spacing is not None and len(spacing) == 2 and all(float(s) > 0 for s in spacing):
+            meta["pixel_spacing"] = np.asarray([float(s) for s in spacing])
+    except (CXRReadError, MemoryError):
+        raise
+    except Exception as e:  # header values of the wrong kind or size, in many forms
+        raise CXRReadError(path, f"invalid DICOM header value ({type(e).__name__}: {e})") from e
+    return np.clip(image, 0.0, 1.0).astype(np.float32), meta
+
+
+def _stored_to_display(path: Path, ds: pydicom.Dataset, raw: np.ndarray, samples: int, photometric: str) -> np.ndarray:
+    """Decoded stored values -> [0, 1] display grey (before clipping): luminance of RGB, or the grey pipeline."""
     if samples == 1 and raw.ndim != 2:
         raise CXRReadError(path, f"pixel data of shape {raw.shape}: one 2-D radiograph expected, not a volume")
     if samples == 3:
@@ -165,77 +246,135 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
         if raw.ndim != 3:
             raise CXRReadError(path, f"colour pixel data of shape {raw.shape}: one 2-D radiograph expected")
         top = float(2 ** int(ds.get("BitsStored", 8)) - 1)
-        image = (raw[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])) / top
-    elif samples != 1:
+        return (raw[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])) / top
+    if samples != 1:
         raise CXRReadError(path, f"{samples} samples per pixel: grey or RGB expected")
-    else:
-        image = _dicom_grey_to_display(path, ds, raw)
-        if photometric == "MONOCHROME1":
-            image = 1.0 - image
-    meta: dict[str, Any] = {
-        "modality": str(ds.get("Modality", "")),
-        "photometric_interpretation": photometric,
-        "bits_stored": int(ds.get("BitsStored", 8)),
-        "patient_id": str(ds.get("PatientID", "")),
-    }
-    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
-    if spacing is not None and len(spacing) == 2 and all(float(s) > 0 for s in spacing):
-        meta["pixel_spacing"] = np.asarray([float(s) for s in spacing])
-    return np.clip(image, 0.0, 1.0).astype(np.float32), meta
+    image = _dicom_grey_to_display(path, ds, raw)
+    return 1.0 - image if photometric == "MONOCHROME1" else image
+
+
+#: JPEG start-of-frame markers (every process: baseline, extended, progressive, lossless; JPEG-LS's SOF55)
+_SOF_MARKERS = {*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), *range(0xCD, 0xD0), 0xF7}
+
+
+def _codestream_problem(ds: pydicom.Dataset, rows: int, columns: int, samples: int) -> str | None:
+    """Why a compressed frame's own header disagrees with the DICOM header (rows, columns, samples, a
+    precision above the bits allocated), or None. Decoders (GDCM) trust the DICOM header and can abort
+    the whole process on such a file; it is refused before any decoder sees it."""
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax is None or not syntax.is_compressed:
+        return None
+    data = bytes(ds.PixelData[:65536])
+    found = _jpeg_frame_header(data) or _j2k_frame_header(data)
+    if found is None:
+        return None  # not a codestream this check reads (RLE): the decoder judges it
+    kind, precision, height, width, components = found
+    allocated = int(ds.get("BitsAllocated", 16))
+    if (height and height != rows) or width != columns or components != samples or precision > allocated:
+        return (
+            f"the {kind} codestream is {height} x {width} pixels, {components} component(s) of {precision} bits, "
+            f"the DICOM header says {rows} x {columns}, {samples} sample(s) of at most {allocated} bits"
+        )
+    return None
+
+
+def _jpeg_frame_header(data: bytes) -> tuple[str, int, int, int, int] | None:
+    """``("JPEG", precision, rows, columns, components)`` from the first start-of-frame segment."""
+    at = data.find(b"\xff\xd8")
+    if at < 0:
+        return None
+    at += 2
+    while at + 10 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:
+            at += 1
+        elif marker in _SOF_MARKERS:
+            p, y, x, n = (
+                data[at + 4],
+                int.from_bytes(data[at + 5 : at + 7], "big"),
+                int.from_bytes(data[at + 7 : at + 9], "big"),
+                data[at + 9],
+            )
+            return ("JPEG-LS" if marker == 0xF7 else "JPEG"), p, y, x, n
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            at += 2
+        else:
+            at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None
+
+
+def _j2k_frame_header(data: bytes) -> tuple[str, int, int, int, int] | None:
+    """``("JPEG 2000", precision, rows, columns, components)`` from the SIZ segment."""
+    at = data.find(b"\xff\x4f\xff\x51")
+    if at < 0 or at + 44 > len(data):
+        return None
+    word = lambda i: int.from_bytes(data[at + i : at + i + 4], "big")
+    width, height = word(8) - word(16), word(12) - word(20)
+    components = int.from_bytes(data[at + 40 : at + 42], "big")
+    precision = (data[at + 42] & 0x7F) + 1 if at + 43 <= len(data) else 0
+    return "JPEG 2000", precision, height, width, components
+
+
+def _grey_mapping(ds: pydicom.Dataset) -> str:
+    """The header values that map stored values to grey, as a reason can name them."""
+    names = ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth", "VOILUTFunction")
+    return ", ".join(f"{n} {ds[n].value}" for n in names if n in ds)
+
+
+#: decoders that run in this process (pydicom 3's plugin names): pydicom's own (raw data, RLE) and Pillow
+#: (JPEG baseline and 8-bit extended, JPEG 2000); what only GDCM decodes runs in its own process
+_IN_PROCESS_PLUGINS = ("pydicom", "pillow")
 
 
 def _decode_pixels(path: Path, ds: pydicom.Dataset) -> np.ndarray:
-    """The stored pixel values, decoded by pydicom's plugins (GDCM among them, for JPEG Lossless, JPEG-LS,
-    JPEG 2000 and RLE); 12-bit JPEG Extended, which pydicom hands only to the GPL libjpeg plugin, by GDCM itself."""
+    """The stored pixel values: uncompressed and RLE by pydicom, JPEG baseline and JPEG 2000 by Pillow, in
+    this process; JPEG Lossless, JPEG-LS and 12-bit JPEG Extended by GDCM in a process of its own
+    (:mod:`monai_ext.data.gdcm_decoder`), so that a file that aborts GDCM does not end this one."""
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    try:
-        return ds.pixel_array
-    except Exception as e:  # decoders raise many types; all mean "cannot decode"
-        if syntax == JPEGExtended12Bit and int(ds.get("BitsStored", 8)) > 8:
-            raw = _decode_with_gdcm(path, ds)
-            if raw is not None:
-                return raw
-        name = getattr(syntax, "name", syntax)
-        raise CXRReadError(path, f"cannot decode the pixel data (transfer syntax {name}): {e}") from e
+    compressed = syntax is not None and syntax.is_compressed
+    plugin = _in_process_plugin(syntax) if compressed else None
+    if not compressed or plugin is not None:
+        try:
+            return _pixel_array(ds, plugin)
+        except MemoryError:
+            raise
+        except Exception as e:  # decoders raise many types; all mean "cannot decode"
+            if not compressed:
+                raise CXRReadError(path, f"cannot decode the pixel data: {e}") from e
+            # Pillow does not take 12-bit JPEG Extended, and GDCM may read what it refused: in its own process
+    from monai_ext.data.gdcm_decoder import decode_in_worker
+
+    return decode_in_worker(path)
 
 
-def _decode_with_gdcm(path: Path, ds: pydicom.Dataset) -> np.ndarray | None:
-    """One grey frame decoded by GDCM's own reader, or None when GDCM is missing or fails."""
-    try:
-        import gdcm
-    except ImportError:
+def _in_process_plugin(syntax) -> str | None:
+    """The in-process decoder of a compressed transfer syntax, or None when only GDCM decodes it."""
+    try:  # pydicom 3
+        from pydicom.pixels.decoders.base import get_decoder
+    except ImportError:  # pydicom 2.4 (MONAI Label's environment)
+        from pydicom.pixel_data_handlers import pillow_handler, rle_handler
+
+        for name, handler in (("pydicom", rle_handler), ("pillow", pillow_handler)):
+            if handler.is_available() and handler.supports_transfer_syntax(syntax):
+                return name
         return None
-    gdcm.Trace.WarningOff()
-    reader = gdcm.ImageReader()
-    reader.SetFileName(str(path))
-    # GDCM's 8-bit codec prints "Unsupported JPEG data precision 12" before its 12-bit one decodes the frame
-    with _stderr_silenced():
-        if not reader.Read():
-            return None
-        image = reader.GetImage()
-        buffer = image.GetBuffer().encode("utf-8", "surrogateescape")  # the wrapper returns the bytes as str
-    dtypes = {"UINT8": np.uint8, "INT8": np.int8, "UINT16": np.uint16, "INT16": np.int16}
-    dtype = dtypes.get(image.GetPixelFormat().GetScalarTypeAsString())
-    rows, columns = int(ds.Rows), int(ds.Columns)
-    if dtype is None or image.GetPixelFormat().GetSamplesPerPixel() != 1:
-        return None
-    if len(buffer) != rows * columns * np.dtype(dtype).itemsize:
-        return None
-    return np.frombuffer(buffer, dtype=dtype).reshape(rows, columns).copy()
-
-
-@contextlib.contextmanager
-def _stderr_silenced() -> Iterator[None]:
-    """Send the process's C-level standard error (file descriptor 2) to /dev/null for the block."""
-    sys.stderr.flush()
-    saved = os.dup(2)
     try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        available = get_decoder(syntax).available_plugins
+    except (NotImplementedError, ValueError):
+        return None
+    return next((p for p in _IN_PROCESS_PLUGINS if p in available), None)
+
+
+def _pixel_array(ds: pydicom.Dataset, plugin: str | None) -> np.ndarray:
+    """``ds.pixel_array``, by ``plugin`` when one is named."""
+    if plugin is not None:
+        if hasattr(ds, "pixel_array_options"):  # pydicom 3
+            ds.pixel_array_options(decoding_plugin=plugin)
+        else:  # pydicom 2.4: its handlers' names
+            ds.convert_pixel_data(handler_name={"pydicom": "rle", "pillow": "pillow"}[plugin])
+    return ds.pixel_array
 
 
 def _dicom_grey_to_display(path: Path, ds: pydicom.Dataset, raw: np.ndarray) -> np.ndarray:
@@ -248,8 +387,10 @@ def _dicom_grey_to_display(path: Path, ds: pydicom.Dataset, raw: np.ndarray) -> 
             return out / float(2**bits - 1)
         if "WindowCenter" in ds and "WindowWidth" in ds:
             return _window(values, ds)
-    except (ValueError, IndexError, KeyError, TypeError, AttributeError) as e:
-        raise CXRReadError(path, f"invalid Modality/VOI LUT attributes ({e})") from e
+    except MemoryError:
+        raise
+    except Exception as e:  # LUT values of the wrong kind or size, in many forms
+        raise CXRReadError(path, f"invalid Modality/VOI LUT attributes ({type(e).__name__}: {e})") from e
     return _min_max(values)
 
 
@@ -260,6 +401,8 @@ def _window(values: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
 
     center, width = first("WindowCenter"), first("WindowWidth")
     function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
+    if function in ("SIGMOID", "LINEAR_EXACT") and not width > 0:  # PS3.3 C.11.2.1.3: width > 0
+        raise ValueError(f"Window Width {width} with VOI LUT Function {function}: it must be above 0")
     if function == "SIGMOID":
         return 1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
     if function == "LINEAR_EXACT":
@@ -291,11 +434,12 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
     path = Path(path)
     fmt = detect_format(path)
     try:
-        if fmt == "dicom":
-            ds = pydicom.dcmread(path, force=True, stop_before_pixels=True)
-            return int(ds.Rows), int(ds.Columns)
-        with Image.open(path) as img:
-            return img.height, img.width
+        with _quiet_decoders():
+            if fmt == "dicom":
+                ds = pydicom.dcmread(path, force=True, stop_before_pixels=True)
+                return int(ds.Rows), int(ds.Columns)
+            with Image.open(path) as img:
+                return img.height, img.width
     except Exception as e:  # any parser error means the header is unreadable
         raise CXRReadError(path, f"unreadable {fmt.upper()} header ({e})") from e
 
