@@ -7,6 +7,10 @@ wrapper, data-list builders, the synthetic dataset, reporting and the study driv
 
 __version__ = "0.1.0"
 
+from monai_ext.errors import install_excepthook
+
+install_excepthook()  # a failed command's last lines are the project's message, not MONAI's wrapper
+
 from monai_ext import bundle, data, data_lists, handlers, networks, transforms
 
 __all__ = ["__version__", "bundle", "data", "data_lists", "handlers", "networks", "transforms"]

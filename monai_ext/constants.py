@@ -31,6 +31,7 @@ class Keys(str, Enum):
     MASK_NAME = "mask_name"  #: the mask file a segmentation batch job writes for the input, relative to output_dir
     MASK_SOURCE = "mask_source"  #: where a classification input's mask came from: file, predicted or none
     MASK_FLAGS = "mask_flags"  #: the lung-mask plausibility checks the mask failed, "; "-joined
+    WRITE_ERROR = "write_error"  #: why an item's output file could not be written (the item is then skipped)
     CLASS_NAME = "class_name"  #: a data-list item's class, by name (segmentation items carry it to group figures)
     PATIENT_ID = "patient_id"
     SOURCE = "source"  #: the dataset source (hospital, collection) an image comes from

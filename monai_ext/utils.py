@@ -1,4 +1,4 @@
-"""Small helpers shared by the writers: atomic file replacement and stable hashing."""
+"""Small helpers shared by the writers: atomic file replacement, CSV that spreadsheets read as text, hashing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TEMPORARY_GLOB", "atomic_path", "commit", "file_sha256", "write_csv", "write_json"]
+__all__ = [
+    "TEMPORARY_GLOB",
+    "CSVRows",
+    "atomic_path",
+    "commit",
+    "csv_cell",
+    "file_sha256",
+    "read_csv",
+    "write_csv",
+    "write_json",
+]
 
 
 def _read_umask() -> int:
@@ -27,6 +37,11 @@ _UMASK = _read_umask()
 
 #: how the temporary files of :func:`atomic_path` are named: ``.<name>.<random>.tmp<suffix>``
 TEMPORARY_GLOB = ".*.tmp*"
+#: the longest file name the file systems in use take (NAME_MAX of ext4, XFS, btrfs, tmpfs)
+NAME_MAX = 255
+#: how much of the final name a temporary name keeps: with the dot, mkstemp's 8 random characters, ".tmp"
+#: and a suffix of at most 16, it stays far below NAME_MAX whatever the final name
+_TEMPORARY_STEM = 100
 
 
 @contextlib.contextmanager
@@ -39,7 +54,8 @@ def atomic_path(path: str | os.PathLike, durable: bool = False) -> Iterator[Path
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    prefix, suffix = f".{path.name[:_TEMPORARY_STEM]}.", ".tmp" + path.suffix[:16]
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result gets the mode any new file gets
     try:
@@ -71,15 +87,77 @@ def write_json(obj: Any, path: str | os.PathLike, indent: int = 4) -> None:
         tmp.write_text(json.dumps(obj, indent=indent) + "\n")
 
 
+#: first characters that make a spreadsheet read a cell as a formula (OWASP's list: =, +, -, @, tab, CR);
+#: a cell starting with the escape character itself is escaped too, so that reading back is exact
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet shows as text: a string that starts like a formula gets a
+    leading ``'`` (OWASP's rule); numbers and other strings are as they are. :func:`read_csv` undoes it."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+
+
+def _plain_cell(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS) else value
+
+
+def _row_dict(row: Mapping[str, Any] | Sequence[Any], fieldnames: Sequence[str]) -> dict[str, Any]:
+    row = row if isinstance(row, Mapping) else dict(zip(fieldnames, row))
+    return {name: csv_cell(value) for name, value in row.items()}
+
+
 def write_csv(
     rows: Iterable[Mapping[str, Any] | Sequence[Any]], path: str | os.PathLike, fieldnames: Sequence[str]
 ) -> None:
     """Write ``rows`` (mappings by field name, or sequences in ``fieldnames`` order) as CSV with a header of
-    ``fieldnames``, atomically; a mapping's missing fields are left empty."""
+    ``fieldnames``, atomically; a mapping's missing fields are left empty, and cells that a spreadsheet
+    would run as formulas are escaped (:func:`csv_cell`)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(fieldnames), extrasaction="ignore", restval="")
         writer.writeheader()
-        writer.writerows(row if isinstance(row, Mapping) else dict(zip(fieldnames, row)) for row in rows)
+        writer.writerows(_row_dict(row, fieldnames) for row in rows)
+
+
+def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of a CSV this project wrote, by column name, with the cells :func:`csv_cell` escaped read
+    back as they were written (``'=x`` -> ``=x``). Reads only."""
+    with open(path, newline="") as f:
+        return [{k: _plain_cell(v) if isinstance(v, str) else v for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+class CSVRows:
+    """A CSV file that is true at every instant: :meth:`start` replaces it, atomically, by its header and
+    the ``rows`` known at the start; :meth:`append` adds a row and flushes it to the file at once; a
+    reader sees only whole rows (a killed writer leaves at most a partial last line, which
+    :func:`read_csv` readers see as a short row). Cells are escaped as :func:`write_csv` does.
+
+    Args:
+        path: the file.
+        fieldnames: the header.
+    """
+
+    def __init__(self, path: str | os.PathLike, fieldnames: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.fieldnames = list(fieldnames)
+        self._file = None
+
+    def start(self, rows: Iterable[Mapping[str, Any] | Sequence[Any]] = ()) -> None:
+        self.close()
+        write_csv(rows, self.path, self.fieldnames)
+        self._file = open(self.path, "a", newline="")  # noqa: SIM115 - appended to until close()
+        self._writer = csv.DictWriter(self._file, fieldnames=self.fieldnames, extrasaction="ignore", restval="")
+
+    def append(self, row: Mapping[str, Any] | Sequence[Any]) -> None:
+        if self._file is None:
+            self.start()
+        self._writer.writerow(_row_dict(row, self.fieldnames))
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -1,9 +1,12 @@
 """Put weights in both bundles' ``models/`` (``make weights``), for MONAI Label and MONAI Deploy.
 
-For each bundle, in order: keep ``models/model.pt`` when it is there; else download the released file
-listed in ``large_files.yml`` (checked against its hash), as the model-zoo's CI does; else, with
-``--train-if-missing``, train small weights on the embedded synthetic data through the bundle's own
-``training`` command (about a minute each on a CPU). Those are for trying the integrations, not for use.
+For each bundle, in order: keep ``models/model.pt`` when it is there and is what it claims to be (its
+SHA-256 is the released file's in ``large_files.yml``, or the one the model folder's ``settings.json``
+records, which the project's training writes beside the weights it saves; any other file is refused, not
+kept and not replaced); else download the released file listed in ``large_files.yml`` (checked against
+its hash), as the model-zoo's CI does; else, with ``--train-if-missing``, train small weights on the
+embedded synthetic data through the bundle's own ``training`` command (about a minute each on a CPU).
+Those are for trying the integrations, not for use.
 
     python -m monai_ext.weights [--train-if-missing]
 """
@@ -15,10 +18,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monai_ext.bundle import bundle_command, large_file_entries
+from monai_ext.bundle import (
+    LARGE_FILES,
+    MODEL_FILE,
+    ModelSettingsError,
+    bundle_command,
+    large_file_entries,
+    read_model_folder,
+)
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
+from monai_ext.utils import file_sha256
 
-__all__ = ["BUNDLES", "SMOKE_TRAINING", "download_released", "ensure_weights"]
+__all__ = ["BUNDLES", "SMOKE_TRAINING", "download_released", "ensure_weights", "present_weights"]
 
 BUNDLES = REPO_ROOT / "bundles"
 #: bundle -> overrides of its train.json for small synthetic-data weights
@@ -44,21 +55,49 @@ def download_released(bundle: Path) -> bool:
             )
     except Exception as e:  # noqa: BLE001 - offline, moved, or a hash mismatch: all mean no released weights here
         print(f"{bundle.name}: could not download the released weights ({type(e).__name__}: {e})")
-        (bundle / "models" / "model.pt").unlink(missing_ok=True)
+        (bundle / "models" / MODEL_FILE).unlink(missing_ok=True)
         return False
     return bool(entries)
 
 
+def present_weights(bundle: Path) -> str | None:
+    """Where the bundle's ``models/model.pt`` is known to come from, by its SHA-256: the released file
+    (``large_files.yml``) or the project's training (the model folder's ``settings.json``); None when
+    there is no such file.
+
+    Raises:
+        SystemExit: the file is neither (a message naming it, its hash and what to do).
+    """
+    weights = bundle / "models" / MODEL_FILE
+    if not weights.is_file():
+        return None
+    digest = file_sha256(weights)
+    released = [e["hash_val"] for e in large_file_entries(bundle) if e.get("path") == f"models/{MODEL_FILE}"]
+    if digest in released:
+        return "present, the released file (sha256 as in large_files.yml)"
+    try:
+        settings = read_model_folder(weights.parent, bundle.name).settings
+    except ModelSettingsError:
+        settings = {}
+    if settings.get("model_sha256") == digest:
+        return "present, trained by this project (sha256 as its settings.json records)"
+    raise SystemExit(
+        f"{weights}: sha256 {digest} is neither the released file's ({', '.join(released) or 'none listed'} in "
+        f"{bundle / LARGE_FILES}) nor the one its settings.json records: not kept, not replaced. Move it away "
+        "(make weights then downloads or trains weights), or train it with the bundle's training command"
+    )
+
+
 def ensure_weights(bundle: Path, train_if_missing: bool = False) -> str:
-    """Make sure ``bundle/models/model.pt`` exists; return where it came from."""
+    """Make sure ``bundle/models/model.pt`` exists and is what it claims to be; return where it came from."""
     name = bundle.name
-    if (bundle / "models" / "model.pt").is_file():
-        return "present"
+    if present := present_weights(bundle):
+        return present
     if download_released(bundle):
         return "downloaded"
     if not train_if_missing:
         raise SystemExit(
-            f"{bundle / 'models' / 'model.pt'} is missing; rerun with --train-if-missing "
+            f"{bundle / 'models' / MODEL_FILE} is missing; rerun with --train-if-missing "
             "to train small weights on the synthetic data"
         )
     print(f"{name}: training small weights on the synthetic data ({' '.join(SMOKE_TRAINING[name])})")

@@ -16,6 +16,7 @@ from monai_ext.bundle import write_model_settings
 from monai_ext.data_lists import build_covidx, write_datalist
 from monai_ext.networks import FPNDenseNet121, TorchVisionClassifier
 from monai_ext.transforms import LoadCXR
+from monai_ext.utils import file_sha256
 
 BUNDLE = REPO / "bundles" / "cxr_covid_classification"
 CONFIGS = BUNDLE / "configs"
@@ -147,11 +148,10 @@ def test_evaluate_reports_intervals_per_source(resnet_lung):
 
 
 def test_training_fits_temperature_and_threshold_on_validation_for_these_weights(resnet_lung):
-    from monai_ext.bundle import read_calibration
-    from monai_ext.utils import file_sha256
+    from monai_ext.bundle import read_model_folder
 
     models = resnet_lung["run"] / "models"
-    calibration = read_calibration(models)
+    calibration = read_model_folder(models).calibration
     n_validation = len(json.loads(resnet_lung["datalist"].read_text())["validation"])
     assert calibration["n_validation"] == n_validation and calibration["model_sha256"] == file_sha256(
         models / "model.pt"
@@ -164,13 +164,13 @@ def test_training_fits_temperature_and_threshold_on_validation_for_these_weights
 def test_calibration_of_other_weights_is_refused(resnet_lung, tmp_path):
     import shutil as sh
 
-    from monai_ext.bundle import ModelSettingsError, read_calibration
+    from monai_ext.bundle import ModelSettingsError, read_model_folder
 
     other = tmp_path / "models"
     sh.copytree(resnet_lung["run"] / "models", other)
     (other / "model.pt").write_bytes((other / "model.pt").read_bytes() + b"\0")  # other bytes, same name
-    with pytest.raises(ModelSettingsError, match="fitted for other weights"):
-        read_calibration(other)
+    with pytest.raises(ModelSettingsError, match="calibration.json: model_sha256 = .* was written for other weights"):
+        read_model_folder(other)
 
 
 def test_training_leaves_the_settings_the_model_needs_beside_it(resnet_lung):
@@ -183,6 +183,7 @@ def test_training_leaves_the_settings_the_model_needs_beside_it(resnet_lung):
         "crop_to_lung": False,
         "image_size": 32,
         "class_names": classes,
+        "model_sha256": file_sha256(resnet_lung["run"] / "models" / "model.pt"),
     }
 
 

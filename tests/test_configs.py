@@ -65,8 +65,10 @@ def test_evaluation_reads_the_model_folder_as_inference_does():
     for configs, keys in ((SEG, ["image_size"]), (CLS, ["backbone", "input_mode", "crop_to_lung", "image_size"])):
         inference, evaluate = _load(configs / "inference.json"), _load(configs / "evaluate.json")
         assert {k: evaluate[k] for k in keys} == {k: inference[k] for k in keys}
-        check = [x for x in inference["initialize"] if "check_model_settings" in x]
-        assert len(check) == 1 and check[0] in evaluate["initialize"]
+        assert evaluate["model_folder"] == inference["model_folder"]
+        check = [x for x in inference["initialize"] if "check_given" in x]
+        # evaluation checks the same settings (and, for the classifier, the data list's classes too)
+        assert len(check) == 1 and any(x.startswith(check[0][:-1]) for x in evaluate["initialize"])
     inference, evaluate = _load(CLS / "inference.json"), _load(CLS / "evaluate.json")
     # calibrated probabilities, in both: temperature scaling, then the softmax
     assert evaluate["validate#postprocessing"]["transforms"] == inference["postprocessing"]["transforms"]

@@ -16,6 +16,7 @@ from PIL import Image
 from monai_ext.bundle import write_model_settings
 from monai_ext.data_lists import build_covid_qu_ex, write_datalist
 from monai_ext.networks import FPNDenseNet121
+from monai_ext.utils import file_sha256
 
 BUNDLE = REPO / "bundles" / "cxr_lung_segmentation"
 CONFIGS = BUNDLE / "configs"
@@ -87,7 +88,12 @@ def test_training_writes_best_model_and_resumes(trained):
     FPNDenseNet121().load_state_dict(state)  # the best checkpoint is a plain state dict of the network
     assert not list((work / "models").glob("*.tmp*"))
     settings = json.loads((work / "models" / "settings.json").read_text())
-    assert settings == {"bundle": "cxr_lung_segmentation", "image_size": 64}  # how to use the model
+    # how to use the model, and which weights it describes
+    assert settings == {
+        "bundle": "cxr_lung_segmentation",
+        "image_size": 64,
+        "model_sha256": file_sha256(work / "models" / "model.pt"),
+    }
 
 
 def test_evaluate_writes_csv_and_json(trained, synthetic_root):

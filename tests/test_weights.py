@@ -1,4 +1,5 @@
-"""make weights: weights kept when present; a failed download is reported, leaves nothing behind.
+"""make weights: weights kept when present and what they claim to be (the released file's hash, or the one their
+model folder records), refused otherwise; a failed download is reported, leaves nothing behind.
 ``pretrained=True`` without cached weights and without network access fails at once, saying what to do."""
 
 from __future__ import annotations
@@ -18,9 +19,26 @@ def bundle(seg_bundle):
     return out
 
 
-def test_present_weights_are_kept(bundle):
-    (bundle / "models" / "model.pt").write_bytes(b"weights")
-    assert ensure_weights(bundle) == "present" and (bundle / "models" / "model.pt").read_bytes() == b"weights"
+def test_present_weights_are_kept_when_their_hash_is_known_and_refused_otherwise(bundle):
+    from monai_ext.bundle import write_model_settings
+    from monai_ext.utils import file_sha256
+
+    weights = bundle / "models" / "model.pt"
+    weights.write_bytes(b"weights")
+    with pytest.raises(SystemExit) as refused:
+        ensure_weights(bundle)
+    message = str(refused.value)
+    assert f"{weights}: sha256 {file_sha256(weights)} is neither the released file's" in message
+    assert "not kept, not replaced" in message and weights.read_bytes() == b"weights"  # the user's file stays
+    # trained by the project: settings.json records the hash beside the weights
+    write_model_settings({"bundle": bundle.name, "model_sha256": file_sha256(weights)}, weights.parent)
+    assert ensure_weights(bundle).startswith("present, trained by this project") and weights.read_bytes() == b"weights"
+    # the released file: its hash is the one large_files.yml lists
+    (weights.parent / "settings.json").unlink()
+    entry = yaml.safe_load((bundle / "large_files.yml").read_text())["large_files"][0]
+    entry["hash_val"] = file_sha256(weights)
+    (bundle / "large_files.yml").write_text(yaml.safe_dump({"large_files": [entry]}))
+    assert ensure_weights(bundle).startswith("present, the released file")
 
 
 def test_failed_download_is_reported_and_leaves_no_file(bundle, capsys):

@@ -1,26 +1,20 @@
 """Bundle helpers: locating a bundle and its files (``locate``), the defaults and small values its
 configs call (``defaults``), parsing its configs (``parsing``), MONAI bundle command lines and export
-(``commands``), the settings a model folder keeps (``model_settings``)."""
+(``commands``), the model folder: its files, their one read and validation (``model_folder``)."""
 
 from monai_ext.bundle.commands import bundle_command, export_torchscript, override_args
-from monai_ext.bundle.defaults import (
-    CLASSES_FILE,
-    class_weight_tensor,
-    default_data_path,
-    default_mask_dir,
-    ensure_default_data,
-    read_class_names,
-    write_class_names,
-)
+from monai_ext.bundle.defaults import class_weight_tensor, default_data_path, default_mask_dir, ensure_default_data
 from monai_ext.bundle.locate import LARGE_FILES, find_bundle_root, large_file_entries
-from monai_ext.bundle.model_settings import (
+from monai_ext.bundle.model_folder import (
     CALIBRATION_FILE,
+    CLASSES_FILE,
+    MODEL_FILE,
     SETTINGS_FILE,
+    TORCHSCRIPT_FILE,
+    ModelFolder,
     ModelSettingsError,
-    check_model_settings,
-    model_setting,
-    read_calibration,
-    read_model_settings,
+    read_model_folder,
+    write_class_names,
     write_model_settings,
 )
 from monai_ext.bundle.parsing import inference_parser
@@ -30,11 +24,13 @@ __all__ = [
     "CALIBRATION_FILE",
     "CLASSES_FILE",
     "LARGE_FILES",
+    "MODEL_FILE",
     "REPO_ROOT",
     "SETTINGS_FILE",
+    "TORCHSCRIPT_FILE",
+    "ModelFolder",
     "ModelSettingsError",
     "bundle_command",
-    "check_model_settings",
     "class_weight_tensor",
     "default_data_path",
     "default_mask_dir",
@@ -43,11 +39,8 @@ __all__ = [
     "find_bundle_root",
     "inference_parser",
     "large_file_entries",
-    "model_setting",
     "override_args",
-    "read_calibration",
-    "read_class_names",
-    "read_model_settings",
+    "read_model_folder",
     "write_class_names",
     "write_model_settings",
 ]

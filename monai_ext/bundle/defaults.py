@@ -3,7 +3,6 @@ so a config only wires. Computing a default path never writes data; reading it d
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -14,19 +13,14 @@ import torch
 from monai_ext.constants import SYNTHETIC_ROOT
 
 __all__ = [
-    "CLASSES_FILE",
     "class_weight_tensor",
     "default_data_path",
     "default_mask_dir",
     "ensure_default_data",
-    "read_class_names",
-    "write_class_names",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: the class names of a model, in label order, beside its weights in the bundle's ``models`` folder
-CLASSES_FILE = "classes.json"
 #: the synthetic COVIDx-layout images and their true lung masks
 _SYNTHETIC_PAIRS = {"covidx": "covidx-lung-gt"}
 
@@ -58,21 +52,6 @@ def ensure_default_data(path: str | os.PathLike | None) -> None:
 
     logger.warning("writing the synthetic default dataset to %s (first use, about 30 s)", SYNTHETIC_ROOT)
     write_synthetic_dataset(SYNTHETIC_ROOT, **DEFAULTS)
-
-
-def read_class_names(ckpt_dir: str | os.PathLike) -> list[str]:
-    """The class names saved beside a model's weights (``ckpt_dir/classes.json``)."""
-    path = Path(ckpt_dir) / CLASSES_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no class names beside the weights (training writes it with model.pt)")
-    return list(json.loads(path.read_text()))
-
-
-def write_class_names(class_names: Sequence[str], ckpt_dir: str | os.PathLike) -> None:
-    """Save the class names beside the weights, atomically."""
-    from monai_ext.utils import write_json
-
-    write_json(list(class_names), Path(ckpt_dir) / CLASSES_FILE)
 
 
 def class_weight_tensor(weights: Sequence[float] | None, device: str | torch.device = "cpu") -> torch.Tensor | None:

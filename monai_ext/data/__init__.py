@@ -21,6 +21,7 @@ from monai_ext.data.inputs import (
     scan_classification_inputs,
     scan_segmentation_inputs,
 )
+from monai_ext.data.output_dir import OutputDirBusyError, claim_output_dir, finish_output_dir, run_status
 from monai_ext.data.paths import OutputCollisionError, output_names, refuse_outputs_over_inputs, resolve_inside
 
 __all__ = [
@@ -28,10 +29,13 @@ __all__ = [
     "MANIFEST_NAME",
     "InputScan",
     "OutputCollisionError",
+    "OutputDirBusyError",
+    "claim_output_dir",
     "classification_items",
     "datalist_classes",
     "detect_format",
     "find_cxr_images",
+    "finish_output_dir",
     "image_shape",
     "is_cxr_file",
     "mask_lookup",
@@ -44,6 +48,7 @@ __all__ = [
     "readable_items",
     "refuse_outputs_over_inputs",
     "resolve_inside",
+    "run_status",
     "scan_classification_inputs",
     "scan_segmentation_inputs",
     "segmentation_items",

@@ -7,7 +7,6 @@ their ``skipped`` list goes into the job's ``manifest.csv`` beside the rows of w
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,9 +19,10 @@ from monai_ext.constants import Keys
 from monai_ext.data.datalist import classification_items
 from monai_ext.data.image_reader import is_cxr_file, radiograph_problem, read_cxr
 from monai_ext.data.image_writer import mask_name_for
-from monai_ext.data.paths import link_problem, output_names, refuse_outputs_over_inputs
+from monai_ext.data.output_dir import RUN_FILE, run_status
+from monai_ext.data.paths import link_problem, output_names, refuse_outputs_over_inputs, resolve_inside
 from monai_ext.errors import CXRError, CXRReadError, DataListError
-from monai_ext.utils import write_csv
+from monai_ext.utils import read_csv, write_csv
 
 __all__ = [
     "MANIFEST_NAME",
@@ -77,8 +77,8 @@ def find_cxr_images(
 ) -> list[dict[str, str]]:
     """Items ``{"image", "name"}`` for every PNG/JPEG/DICOM file under ``folder`` (recursively, sorted by name).
 
-    Hidden files are left out. Folders in ``exclude`` and folders holding a :data:`MANIFEST_NAME` (the
-    outputs of an earlier job) are not entered. Links that loop, dangle or point outside ``folder`` and
+    Hidden files are left out. Folders in ``exclude`` and folders holding a :data:`MANIFEST_NAME` or a
+    ``run.json`` (the outputs of an earlier job) are not entered. Links that loop, dangle or point outside ``folder`` and
     entries that are not regular files are recorded in ``scan`` (when given) with their reason.
     """
     root = Path(folder)
@@ -93,6 +93,7 @@ def find_cxr_images(
             for d in dirnames
             if (here / d).resolve() not in excluded
             and not (here / d / MANIFEST_NAME).is_file()
+            and not (here / d / RUN_FILE).is_file()
             and not d.startswith(".")
         )
         for name in sorted(filenames):  # links that loop or dangle are listed here too
@@ -144,6 +145,11 @@ def readable_items(
 MANIFEST_COLUMNS = ("input", "status", "output", "reason")
 
 
+def skipped_rows(skipped: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
+    """Manifest rows (status ``skipped``, with the reason) of an input scan's skipped inputs."""
+    return [{"input": s["input"], "status": "skipped", "reason": s["reason"]} for s in skipped]
+
+
 def write_manifest(
     path: str | os.PathLike,
     written: Iterable[Mapping[str, Any]],
@@ -152,33 +158,49 @@ def write_manifest(
 ) -> None:
     """Write a manifest: the ``written`` rows and the ``skipped`` inputs (status ``skipped`` with their reason),
     sorted by input name, columns :data:`MANIFEST_COLUMNS` plus ``fields``."""
-    rows = list(written) + [{"input": s["input"], "status": "skipped", "reason": s["reason"]} for s in skipped]
+    rows = list(written) + skipped_rows(skipped)
     write_csv(sorted(rows, key=lambda r: str(r["input"])), path, [*MANIFEST_COLUMNS, *fields])
 
 
 def read_manifest(folder: str | os.PathLike) -> list[dict[str, str]] | None:
     """The rows of ``folder``'s :data:`MANIFEST_NAME`, or None when it has none."""
     path = Path(folder) / MANIFEST_NAME
-    if not path.is_file():
-        return None
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    return read_csv(path) if path.is_file() else None
 
 
 def mask_lookup(mask_dir: str | os.PathLike) -> Mapping[str, str] | None:
     """``{input name: mask name}`` from the manifest of a folder of masks written by the segmentation bundle's
-    inference (rows with status ``written``), or None for a folder without one (masks named by
-    :func:`~monai_ext.data.mask_name_for`, as the synthetic ground truth and hand-made folders are)."""
+    inference (rows with status ``written``: each written once its mask was complete), or None for a folder
+    without one (masks named by :func:`~monai_ext.data.mask_name_for`, as the synthetic ground truth and
+    hand-made folders are). A folder whose job is still running or was interrupted is logged: only the masks
+    its manifest lists are used, never masks an earlier job left there."""
     rows = read_manifest(mask_dir)
     if rows is None:
         return None
+    status = run_status(mask_dir)
+    if status is not None and status["status"] != "complete":
+        logger.warning(
+            "%s: the segmentation job there is %s (process %s, started %s): only the %d masks its manifest lists "
+            "as written are used",
+            mask_dir,
+            status["status"],
+            status.get("pid", "?"),
+            status.get("started", "?"),
+            sum(row.get("status") == "written" for row in rows),
+        )
     return {row["input"]: row["output"] for row in rows if row.get("status") == "written" and row.get("output")}
 
 
 def mask_path_for(mask_dir: str | os.PathLike, name: str, lookup: Mapping[str, str] | None) -> Path | None:
-    """Where the mask of input ``name`` is in ``mask_dir`` (by its manifest, else by name), or None."""
+    """Where the mask of input ``name`` is in ``mask_dir`` (by its manifest, else by name), or None.
+
+    Raises:
+        DataListError: the manifest's output for ``name`` is an absolute path or leaves ``mask_dir``.
+    """
     relative = lookup.get(name) if lookup is not None else mask_name_for(name)
-    return Path(mask_dir) / relative if relative else None
+    if not relative:
+        return None
+    return resolve_inside(mask_dir, relative, f"{Path(mask_dir) / MANIFEST_NAME}: the mask of {name!r}")
 
 
 def scan_segmentation_inputs(
@@ -243,6 +265,7 @@ def scan_classification_inputs(
     ensure_default_data(dataset_dir)
     ensure_default_data(mask_dir)
     scan = InputScan()
+    refused: dict[str, str] = {}  # input name -> why its mask is not taken
     if datalist:
         items = classification_items(datalist, split, dataset_dir, mask_dir)
         for item in items:
@@ -252,11 +275,18 @@ def scan_classification_inputs(
         if mask_dir:
             lookup = mask_lookup(mask_dir)
             for item in items:
-                mask = mask_path_for(mask_dir, item[Keys.NAME], lookup)
+                try:
+                    mask = mask_path_for(mask_dir, item[Keys.NAME], lookup)
+                except DataListError as e:
+                    refused[item[Keys.NAME]] = str(e)
+                    continue
                 if mask is not None and mask.is_file():
                     item[Keys.LUNG] = str(mask)
     kept = []
     for item in items:
+        if needs_mask and item[Keys.NAME] in refused:
+            scan.skip(item[Keys.NAME], refused[item[Keys.NAME]])
+            continue
         if not needs_mask:
             item.pop(Keys.LUNG, None)
             item[Keys.MASK_SOURCE] = "none"

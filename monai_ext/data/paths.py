@@ -12,7 +12,15 @@ from pathlib import Path
 from monai_ext.data.image_writer import mask_name_for
 from monai_ext.errors import CXRError, DataListError
 
-__all__ = ["OutputCollisionError", "link_problem", "output_names", "refuse_outputs_over_inputs", "resolve_inside"]
+__all__ = [
+    "OutputCollisionError",
+    "link_problem",
+    "number_apart",
+    "output_names",
+    "refuse_output_dir_on_input_dir",
+    "refuse_outputs_over_inputs",
+    "resolve_inside",
+]
 
 
 class OutputCollisionError(CXRError):
@@ -69,13 +77,31 @@ def output_names(names: Iterable[str], name_for=mask_name_for) -> dict[str, str]
     result: dict[str, str] = {}
     taken: set[str] = set()
     for n in names:
-        out = simple[n] if len(clashes[simple[n]]) == 1 else n + Path(simple[n]).suffix
-        if out in taken:
-            stem, suffix = os.path.splitext(out)
-            out = next(f"{stem}~{i}{suffix}" for i in range(2, len(names) + 2) if f"{stem}~{i}{suffix}" not in taken)
+        out = number_apart(simple[n] if len(clashes[simple[n]]) == 1 else n + Path(simple[n]).suffix, taken)
         taken.add(out)
         result[n] = out
     return result
+
+
+def number_apart(name: str, taken: set[str]) -> str:
+    """``name``, or when it is taken the first free ``stem~2.suffix``, ``stem~3.suffix`` ..."""
+    if name not in taken:
+        return name
+    stem, suffix = os.path.splitext(name)
+    return next(f"{stem}~{i}{suffix}" for i in range(2, len(taken) + 3) if f"{stem}~{i}{suffix}" not in taken)
+
+
+def refuse_output_dir_on_input_dir(output_dir: str | os.PathLike, input_dir: str | os.PathLike | None) -> None:
+    """Refuse an output folder that is the input folder itself (a subfolder is fine: it is never read as input).
+
+    Raises:
+        OutputCollisionError: naming both folders.
+    """
+    if input_dir is not None and Path(output_dir).resolve() == Path(input_dir).resolve():
+        raise OutputCollisionError(
+            f"output_dir {output_dir} is the input folder dataset_dir {input_dir}: its outputs would replace or mix "
+            "with the inputs; choose another output_dir (a subfolder is fine: it is never read as input)"
+        )
 
 
 def refuse_outputs_over_inputs(
@@ -90,12 +116,8 @@ def refuse_outputs_over_inputs(
     Raises:
         OutputCollisionError: naming the two folders and the first outputs that would replace inputs.
     """
-    out_dir, in_dir = Path(output_dir).resolve(), Path(input_dir).resolve()
-    if out_dir == in_dir:
-        raise OutputCollisionError(
-            f"output_dir {output_dir} is the input folder dataset_dir {input_dir}: its outputs would replace or mix "
-            "with the inputs; choose another output_dir (a subfolder is fine: it is never read as input)"
-        )
+    refuse_output_dir_on_input_dir(output_dir, input_dir)
+    out_dir = Path(output_dir).resolve()
     resolved_inputs = {Path(p).resolve() for p in inputs}
     over = [out for out in outputs.values() if (out_dir / out).resolve() in resolved_inputs]
     if over:

@@ -12,19 +12,21 @@ from monai_ext.handlers.checkpoint import (
     RunRecord,
     latest_checkpoint,
 )
-from monai_ext.handlers.classification_writer import ClassificationWriter, flatten_report
-from monai_ext.handlers.manifest import InferenceManifest
+from monai_ext.handlers.classification_writer import PREDICTIONS_FILE, ClassificationWriter, flatten_report
+from monai_ext.handlers.manifest import FinishRun, InferenceManifest
 from monai_ext.handlers.metrics_summary import MetricsSummaryJSON
 from monai_ext.handlers.outputs import probs_and_labels, probs_and_onehot
 from monai_ext.handlers.saliency import SaliencyWriter
 from monai_ext.handlers.scoring import LogLikelihood
 
 __all__ = [
+    "PREDICTIONS_FILE",
     "AtomicCheckpointSaver",
     "AtomicDiskSaver",
     "BestModelSaver",
     "CalibrationFitter",
     "ClassificationWriter",
+    "FinishRun",
     "InferenceManifest",
     "LatestCheckpointLoader",
     "LogLikelihood",

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from ignite.engine import Engine, Events
 
-from monai_ext.bundle.model_settings import CALIBRATION_FILE
+from monai_ext.bundle.model_folder import CALIBRATION_FILE, MODEL_FILE
 from monai_ext.constants import Keys
 from monai_ext.handlers.checkpoint import _unwrap
 from monai_ext.metrics.calibration import fit_calibration
@@ -65,7 +65,7 @@ class CalibrationFitter:
         device: str | torch.device = "cpu",
         target_sensitivity: float | None = None,
         n_bootstrap: int = 200,
-        filename: str = "model.pt",
+        filename: str = MODEL_FILE,
     ) -> None:
         self.network = network
         self.loader = loader

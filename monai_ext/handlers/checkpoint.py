@@ -33,10 +33,9 @@ from ignite.engine import Engine, Events
 from ignite.handlers.checkpoint import BaseSaveHandler, CheckpointEvents
 from monai.handlers import CheckpointLoader, CheckpointSaver, EarlyStopHandler
 
-from monai_ext.bundle.defaults import write_class_names
-from monai_ext.bundle.model_settings import write_model_settings
-from monai_ext.errors import CXRError
-from monai_ext.utils import TEMPORARY_GLOB, atomic_path
+from monai_ext.bundle.model_folder import MODEL_FILE, write_class_names, write_model_settings
+from monai_ext.errors import CXRError, SettingError
+from monai_ext.utils import TEMPORARY_GLOB, atomic_path, file_sha256
 
 __all__ = [
     "AtomicCheckpointSaver",
@@ -169,8 +168,8 @@ class BestModelSaver:
         filename: the file written.
         class_names: when given, saved beside the weights (``classes.json``) with each new best model.
         run_record: when given, its bundle and settings are saved beside the weights (``settings.json``,
-            :mod:`monai_ext.bundle.model_settings`) with each new best model: the model folder says how
-            to use it.
+            :mod:`monai_ext.bundle.model_folder`), with the weights' SHA-256, with each new best model: the
+            model folder says how to use it, and which weights it describes.
         wait_for_checkpoint: write at ``SAVED_CHECKPOINT`` (True, with a resume saver on the trainer)
             or at once after validation (False).
     """
@@ -181,7 +180,7 @@ class BestModelSaver:
         network: torch.nn.Module,
         validator: Engine,
         metric_name: str | None = None,
-        filename: str = "model.pt",
+        filename: str = MODEL_FILE,
         class_names: Sequence[str] | None = None,
         run_record: RunRecord | None = None,
         wait_for_checkpoint: bool = True,
@@ -242,7 +241,8 @@ class BestModelSaver:
         if self.class_names is not None:
             write_class_names(self.class_names, self.path.parent)
         if self.run_record is not None:
-            write_model_settings(self.run_record.model_settings(), self.path.parent)
+            settings = {**self.run_record.model_settings(), "model_sha256": file_sha256(self.path)}
+            write_model_settings(settings, self.path.parent)
         self._pending = False
         logger.info("saved %s (%s %.4f, epoch %d)", self.path, self._metric, self.best_score, self.best_epoch)
 
@@ -385,7 +385,7 @@ class LatestCheckpointLoader(CheckpointLoader):
         **kwargs,
     ) -> None:
         if not isinstance(resume, bool):
-            raise TypeError(f"resume must be True or False, got {resume!r} (on the command line: --resume False)")
+            raise SettingError(f"resume must be True or False, got {resume!r} (on the command line: --resume False)")
         self.checkpoint_dir = Path(checkpoint_dir)
         self.engine_key = engine_key
         self.run_record = run_record

@@ -22,9 +22,18 @@ from monai_ext.metrics.calibration import (
     uncalibrated,
 )
 from monai_ext.metrics.classification import classification_report, decision_report
-from monai_ext.utils import write_csv, write_json
+from monai_ext.utils import CSVRows, write_csv, write_json
 
-__all__ = ["ClassificationWriter", "flatten_report"]
+__all__ = ["PREDICTIONS_FILE", "ClassificationWriter", "flatten_report"]
+
+#: the file of a classification run's per-image probabilities and decisions
+PREDICTIONS_FILE = "predictions.csv"
+
+
+def _labelled(dataset: Any) -> bool:
+    """Whether every item of an engine's dataset (a MONAI ``Dataset``'s ``data``) has a class label."""
+    data = getattr(dataset, "data", None)
+    return bool(data) and all(isinstance(d, dict) and Keys.LABEL in d for d in data)
 
 
 class ClassificationWriter(RowWriter):
@@ -62,7 +71,17 @@ class ClassificationWriter(RowWriter):
         self.with_metrics = with_metrics
         self.n_bootstrap = n_bootstrap
         self.fields = list(fields)
+        self.file: CSVRows | None = None
+        self._labelled_run = False
         super().__init__()
+
+    def start(self, engine: Engine) -> None:
+        """Replace ``predictions.csv`` by its header: an earlier run's rows never outlive this run's start."""
+        super().start(engine)
+        self._labelled_run = _labelled(getattr(getattr(engine, "data_loader", None), "dataset", None))
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.file = CSVRows(self.output_dir / PREDICTIONS_FILE, self._header(self._labelled_run))
+        self.file.start()
 
     def collect(self, engine: Engine) -> None:
         outputs, batch = engine.state.output, engine.state.batch
@@ -78,26 +97,34 @@ class ClassificationWriter(RowWriter):
             if (label := item_label(item)) is not None:
                 row[Keys.LABEL] = label
             self.rows.append(row)
+            if self.file is not None:  # appended and flushed as each image is done
+                self.file.append(self._line(row, self._labelled_run))
 
-    def write(self, engine: Engine | None = None) -> None:
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+    def _header(self, labelled: bool) -> list[str]:
         header = [Keys.NAME, Keys.PATIENT_ID, Keys.SOURCE, *[f"prob_{c}" for c in self.class_names], "predicted"]
         if self.threshold is not None:
             header.append("decision")
-        labelled = bool(self.rows) and all(Keys.LABEL in r for r in self.rows)
         if labelled:
             header.append("true")
-        header += self.fields
-        lines = []
-        for r in self.rows:
-            line = [r[Keys.NAME], r[Keys.PATIENT_ID], r[Keys.SOURCE], *[f"{p:.6f}" for p in r["probs"]]]
-            line.append(self.class_names[int(np.argmax(r["probs"]))])
-            if self.threshold is not None:
-                line.append(decision(r["probs"], self.class_names, self.threshold))
-            if labelled:
-                line.append(self.class_names[r[Keys.LABEL]])
-            lines.append(line + [r[name] for name in self.fields])
-        write_csv(lines, self.output_dir / "predictions.csv", header)
+        return header + self.fields
+
+    def _line(self, r: dict[str, Any], labelled: bool) -> list[Any]:
+        line = [r[Keys.NAME], r[Keys.PATIENT_ID], r[Keys.SOURCE], *[f"{p:.6f}" for p in r["probs"]]]
+        line.append(self.class_names[int(np.argmax(r["probs"]))])
+        if self.threshold is not None:
+            line.append(decision(r["probs"], self.class_names, self.threshold))
+        if labelled:
+            line.append(self.class_names[r[Keys.LABEL]] if Keys.LABEL in r else "")
+        return line + [r[name] for name in self.fields]
+
+    def write(self, engine: Engine | None = None) -> None:
+        """The complete ``predictions.csv`` (and the metrics, when labelled), once the run is done."""
+        if self.file is not None:
+            self.file.close()
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        labelled = bool(self.rows) and all(Keys.LABEL in r for r in self.rows)
+        lines = [self._line(r, labelled) for r in self.rows]
+        write_csv(lines, self.output_dir / PREDICTIONS_FILE, self._header(labelled))
         if labelled and self.with_metrics:
             self.write_metrics()
 

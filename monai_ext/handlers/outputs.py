@@ -50,15 +50,19 @@ def item_label(item: Mapping) -> int | None:
 
 class RowWriter:
     """Base of the handlers that collect a row per image over an evaluator run and write them at its end:
-    ``collect`` at each iteration, ``write`` when the run completes; the rows start empty at each run."""
+    ``start`` when the run starts (the rows start empty), ``collect`` at each iteration, ``write`` when
+    the run completes."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
     def attach(self, engine: Engine) -> None:
-        engine.add_event_handler(Events.STARTED, lambda e: self.rows.clear())
+        engine.add_event_handler(Events.STARTED, self.start)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
         engine.add_event_handler(Events.COMPLETED, self.write)
+
+    def start(self, engine: Engine) -> None:
+        self.rows.clear()
 
     def collect(self, engine: Engine) -> None:
         raise NotImplementedError

@@ -15,6 +15,7 @@ from torch import nn
 
 from monai_ext.constants import Keys
 from monai_ext.data.image_writer import mask_name_for, write_png
+from monai_ext.data.paths import number_apart, output_names
 from monai_ext.handlers.outputs import RowWriter, item_label, item_name
 from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.utils import write_csv, write_json
@@ -30,8 +31,9 @@ SALIENCY_DIR = "saliency"
 
 class SaliencyWriter(RowWriter):
     """Grad-CAM (MONAI's :class:`monai.visualize.GradCAM`) of each image's predicted class, written as
-    an overlay PNG under ``output_dir/saliency/`` (named as the input: ``test/a.dcm`` -> ``test/a.png``),
-    with the share of the map inside the image's lung mask.
+    an overlay PNG under ``output_dir/saliency/`` (named as the input, as masks are, collisions named
+    apart: ``test/a.dcm`` -> ``test/a.png``, but ``x.png`` and ``x.dcm`` -> ``x.png.png`` and ``x.dcm.png``,
+    :func:`~monai_ext.data.output_names`), with the share of the map inside the image's lung mask.
 
     ``saliency.csv`` has a row per image: name, the class explained, ``in_lung`` (the map's share inside
     the lungs), ``lung_area`` (the lungs' share of the image: what an evenly spread map would score) and
@@ -77,10 +79,29 @@ class SaliencyWriter(RowWriter):
         self.overlays = overlays
         self.saliency = ClassSaliency(network, target_layer) if self.enabled else None
         self.target_layer = self.saliency.target_layer if self.saliency else target_layer
+        self._names: dict[str, str] = {}
+        self._taken: set[str] = set()
 
     def attach(self, engine: Engine) -> None:
         if self.enabled:
             super().attach(engine)
+
+    def start(self, engine: Engine) -> None:
+        """Name the overlays of every input of the run at once, so that no two share a file."""
+        super().start(engine)
+        data = getattr(getattr(getattr(engine, "data_loader", None), "dataset", None), "data", None) or []
+        self._names = output_names(str(d[Keys.NAME]) for d in data if isinstance(d, dict) and d.get(Keys.NAME))
+        self._taken = set(self._names.values())
+
+    def _overlay_name(self, name: str) -> str:
+        """The overlay's file under ``saliency/``: the run's collision-free name, else (an input the run's
+        dataset did not list) the simple name, numbered apart when taken."""
+        if name in self._names:
+            return self._names[name]
+        out = number_apart(mask_name_for(name), self._taken)
+        self._names[name] = out
+        self._taken.add(out)
+        return out
 
     def collect(self, engine: Engine) -> None:
         outputs, batch = engine.state.output, engine.state.batch
@@ -103,9 +124,12 @@ class SaliencyWriter(RowWriter):
             if (label := item_label(item)) is not None:
                 row[Keys.LABEL] = label
             if self.overlays:
-                rel = Path(SALIENCY_DIR) / mask_name_for(str(name))
-                write_png(saliency_overlay(torch.as_tensor(image), saliency, mask), self.output_dir / rel)
-                row["map"] = str(rel)
+                rel = Path(SALIENCY_DIR) / self._overlay_name(str(name))
+                try:
+                    write_png(saliency_overlay(torch.as_tensor(image), saliency, mask), self.output_dir / rel)
+                    row["map"] = str(rel)
+                except OSError as e:  # the row stays, without its picture
+                    logger.warning("%s: saliency overlay not written (%s)", name, e.strerror or e)
             self.rows.append(row)
 
     def summary(self) -> dict[str, Any]:

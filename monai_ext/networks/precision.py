@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from monai_ext.errors import SettingError
+
 __all__ = ["autocast_dtype", "cpu_has_fast_bf16", "engine_amp", "with_precision"]
 
 
@@ -41,7 +43,7 @@ def autocast_dtype(device: str | torch.device, amp: bool) -> torch.dtype | None:
 def engine_amp(amp: bool, device: str | torch.device) -> bool:
     """The ``amp`` flag for MONAI's engines: True on CUDA only (they autocast to CUDA and scale gradients)."""
     if not isinstance(amp, bool):
-        raise TypeError(f"amp must be True or False, got {amp!r} (on the command line: --amp False)")
+        raise SettingError(f"amp must be True or False, got {amp!r} (on the command line: --amp False)")
     return amp and torch.device(device).type == "cuda"
 
 

@@ -13,6 +13,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+from monai_ext.errors import CXRError, SettingError
+
 __all__ = ["PretrainedWeightsError", "check_pretrained", "pretrained_source", "require_pretrained"]
 
 #: seconds to wait for a connection to the weights' host before calling it unreachable
@@ -21,7 +23,7 @@ CONNECT_TIMEOUT_S = 5.0
 SEGMENTER = "fpn_densenet121"
 
 
-class PretrainedWeightsError(RuntimeError):
+class PretrainedWeightsError(CXRError, RuntimeError):
     """``pretrained=True``, and the weights are neither cached nor downloadable."""
 
 
@@ -29,7 +31,7 @@ def check_pretrained(pretrained: object) -> bool:
     """Return ``pretrained`` when it is a bool; refuse anything else (``--pretrained false`` on the command
     line arrives as a non-empty, truthy string)."""
     if not isinstance(pretrained, bool):
-        raise TypeError(
+        raise SettingError(
             f"pretrained must be True or False, got {pretrained!r} (on the command line: --pretrained True)"
         )
     return pretrained

@@ -3,7 +3,6 @@ gallery, training curves."""
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from monai_ext.data.inputs import mask_lookup, mask_path_for
 from monai_ext.metrics.classification import roc_curve
 from monai_ext.reproduce.results import per_image
 from monai_ext.reproduce.study import StudyPaths
-from monai_ext.utils import atomic_path
+from monai_ext.utils import atomic_path, read_csv
 
 __all__ = ["draw_figures"]
 
@@ -32,7 +31,7 @@ def _saliency_picks(paths: StudyPaths, backbones, modes, per_class: int = 2) -> 
         for mode in modes:
             folder = paths.cls(backbone, mode) / "eval"
             if (folder / "saliency.csv").is_file() and (folder / "predictions.csv").is_file():
-                rows = sorted(csv.DictReader((folder / "predictions.csv").open()), key=lambda r: r["name"])
+                rows = sorted(read_csv(folder / "predictions.csv"), key=lambda r: r["name"])
                 classes = sorted({r.get("true", "") for r in rows})
                 return [
                     (r["name"], c) for c in classes for r in [r for r in rows if r.get("true", "") == c][:per_class]
@@ -80,7 +79,7 @@ def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, o
             pred_file = paths.cls(backbone, mode) / "eval" / "predictions.csv"
             if not pred_file.is_file():
                 continue
-            rows = list(csv.DictReader(pred_file.open()))
+            rows = read_csv(pred_file)
             names = [k[len("prob_") :] for k in rows[0] if k.startswith("prob_")]
             positive = np.array([r["true"] == names[-1] for r in rows])
             fpr, tpr = roc_curve(positive, np.array([float(r[f"prob_{names[-1]}"]) for r in rows]))
@@ -128,7 +127,7 @@ def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, o
         rows = [(b, m) for b in backbones for m in modes if (paths.cls(b, m) / "eval" / "saliency.csv").is_file()]
         fig, axes = plt.subplots(len(rows), len(picks), figsize=(1.9 * len(picks), 2.0 * len(rows)), squeeze=False)
         for i, (backbone, mode) in enumerate(rows):
-            maps = {r["name"]: r for r in csv.DictReader((paths.cls(backbone, mode) / "eval" / "saliency.csv").open())}
+            maps = {r["name"]: r for r in read_csv(paths.cls(backbone, mode) / "eval" / "saliency.csv")}
             for j, (name, truth) in enumerate(picks):
                 ax, row = axes[i][j], maps.get(name)
                 ax.axis("off")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from monai_ext.bundle.model_settings import CALIBRATION_FILE
+from monai_ext.bundle.model_folder import CALIBRATION_FILE
 from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.reproduce.study import StudyPaths
 

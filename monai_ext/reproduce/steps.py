@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monai_ext.errors import SUMMARY_PREFIX
 from monai_ext.utils import file_sha256, write_json
 
 __all__ = ["PRELOAD", "Step", "StepFailed", "StepRunner"]
@@ -55,7 +56,19 @@ def _run_module(module: str, args: list[str], log_path: str) -> None:
     os.close(fd)
     sys.stdout.reconfigure(line_buffering=True)
     sys.argv = [module, *args]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)  # SystemExit(n) becomes the exit code
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)  # SystemExit(n) becomes the exit code
+    except Exception as e:  # noqa: BLE001 - as the interpreter would end: the traceback, then the message
+        sys.excepthook(type(e), e, e.__traceback__)
+        sys.exit(1)
+
+
+def _last_error(log_path: Path) -> str:
+    """``": <the project's message>"`` when a failed step's log ends with one (see
+    :func:`~monai_ext.errors.install_excepthook`), else nothing."""
+    text = log_path.read_text(errors="replace")
+    at = text.rfind(f"{SUMMARY_PREFIX} (")
+    return f": {text[at:].strip()}" if at >= 0 else ""
 
 
 def _step_server() -> multiprocessing.context.BaseContext:
@@ -129,7 +142,7 @@ class StepRunner:
         missing = [str(p) for p in step.outputs if not p.exists()]
         if code != 0 or missing:
             why = f"exited {code}" if code != 0 else f"did not write {missing}"
-            raise StepFailed(f"step {step.name!r} failed ({why}); see {log_path}")
+            raise StepFailed(f"step {step.name!r} failed ({why}){_last_error(log_path)}; see {log_path}")
         self.times[step.name] = seconds
         for folder in step.work_dirs:
             for pattern in step.resume_files:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Hashable, Mapping
 from pathlib import Path
@@ -11,6 +12,8 @@ from monai.transforms import MapTransform
 
 from monai_ext.constants import Keys
 from monai_ext.transforms.mask.array import ApplyLungMask, SaveLungMask
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ApplyLungMaskD",
@@ -57,6 +60,10 @@ class SaveLungMaskd(MapTransform):
     one (the collision-free name a batch job's input scan chose), else named after ``data[name_key]``,
     or, without it, after the source file's name in the mask's metadata.
 
+    A mask the file system refuses (a name too long for it, a full disk, a folder it may not write) is not
+    written: the reason goes under ``write_error`` (the batch job's manifest lists the input as skipped
+    with it) and the batch goes on.
+
     Args:
         keys: the binary mask(s) to write.
         output_dir: the folder the masks go to.
@@ -86,7 +93,11 @@ class SaveLungMaskd(MapTransform):
             name = d.get(self.name_key)
             if name is None:
                 name = Path(str(getattr(d[key], "meta", {}).get("filename_or_obj", key))).name
-            self.saver(d[key], str(name), d.get(self.output_name_key))
+            try:
+                self.saver(d[key], str(name), d.get(self.output_name_key))
+            except OSError as e:
+                d[Keys.WRITE_ERROR] = f"mask not written ({e.strerror or e})"
+                logger.warning("%s: %s", name, d[Keys.WRITE_ERROR])
         return d
 
 
