@@ -127,10 +127,14 @@ $(DEPLOY_VENV)/.installed: requirements.txt monai_ext/deploy/requirements.txt py
 
 # a folder of studies (synthetic PNG/DICOM with lung masks as final labels, and the real RG1_UNCR.dcm),
 # then the server with both bundles from bundles/ (training updates bundles/cxr_lung_segmentation/models)
+# Loopback only, and only pages served from this host may read its answers (CORS); see the README's
+# MONAI Label section to open it to a network (LABEL_HOST) and turn MONAI Label's authentication on.
+LABEL_HOST ?= 127.0.0.1
+LABEL_ORIGINS ?= ["http://127.0.0.1:$(LABEL_PORT)","http://localhost:$(LABEL_PORT)"]
 label: label-env weights
 	$(LABEL_VENV)/bin/python -m monai_ext.label.studies --out $(LABEL_DIR)/studies
-	MONAI_LABEL_DATASTORE_FILE_EXT='["*.png","*.jpg","*.jpeg","*.dcm"]' $(LABEL_VENV)/bin/python -m monailabel.main start_server \
-		--app monai_ext/label/app --studies $(LABEL_DIR)/studies --host 127.0.0.1 --port $(LABEL_PORT)
+	MONAI_LABEL_CORS_ORIGINS='$(LABEL_ORIGINS)' $(LABEL_VENV)/bin/python -m monailabel.main start_server \
+		--app monai_ext/label/app --studies $(LABEL_DIR)/studies --host $(LABEL_HOST) --port $(LABEL_PORT)
 
 deploy-demo: deploy-env weights
 	$(DEPLOY_VENV)/bin/python -m monai_ext.deploy.demo --out results/deploy

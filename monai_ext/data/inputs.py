@@ -200,7 +200,8 @@ def mask_path_for(mask_dir: str | os.PathLike, name: str, lookup: Mapping[str, s
     relative = lookup.get(name) if lookup is not None else mask_name_for(name)
     if not relative:
         return None
-    return resolve_inside(mask_dir, relative, f"{Path(mask_dir) / MANIFEST_NAME}: the mask of {name!r}")
+    resolve_inside(mask_dir, relative, f"{Path(mask_dir) / MANIFEST_NAME}: the mask of {name!r}")
+    return Path(mask_dir) / relative
 
 
 def scan_segmentation_inputs(

@@ -25,15 +25,17 @@ import torch
 from monai.transforms import CastToTyped, SaveImaged, SqueezeDimd, ToNumpyd, Transposed
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
+from monailabel.tasks.train.bundle import BundleTrainTask
 
-from monai_ext.bundle import read_calibration, read_class_names
-from monai_ext.constants import Keys
+from monai_ext.bundle import read_model_folder
+from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE, Keys
 from monai_ext.data import write_png
+from monai_ext.label.requests import check_train_request
 from monai_ext.metrics.calibration import decision, operating_threshold
 from monai_ext.transforms import SaveLungMaskd
 from monai_ext.visualize import ClassSaliency
 
-__all__ = ["CovidClassificationInfer", "LungSegmentationInfer", "read_class_names"]
+__all__ = ["CovidClassificationInfer", "LungSegmentationInfer", "LungSegmentationTrain"]
 
 
 class LungSegmentationInfer(BundleInferTask):
@@ -48,6 +50,7 @@ class LungSegmentationInfer(BundleInferTask):
             add_post_restore=False,
             **kwargs,
         )
+        read_model_folder(os.path.join(path, "models"), SEG_BUNDLE)  # checked before any request
         self.labels = {"lung": 1}  # the bundle's single output channel is the lung
         # masks come back as PNG for every input, DICOM included (a request may still ask for another)
         self._config.update({"result_extension": ".png"})
@@ -79,9 +82,9 @@ class CovidClassificationInfer(BundleInferTask):
             return
         if seg_bundle:
             self.bundle_config["seg_bundle_dir"] = seg_bundle
-        models = os.path.join(path, "models")
-        self.class_names = read_class_names(models)
-        self.threshold = operating_threshold(read_calibration(models)["threshold"], self.class_names)
+        model = read_model_folder(os.path.join(path, "models"), CLS_BUNDLE)  # checked before any request
+        self.class_names = model.classes()
+        self.threshold = operating_threshold(model.calibration["threshold"], self.class_names)
         self.labels = {name: i for i, name in enumerate(self.class_names)}
         self._saliency: ClassSaliency | None = None  # of the cached network: its hooks go on once
 
@@ -112,3 +115,13 @@ class CovidClassificationInfer(BundleInferTask):
             overlay = Path(f.name)
         write_png(data["saliency_overlay"], overlay)
         return str(overlay), answer
+
+
+class LungSegmentationTrain(BundleTrainTask):
+    """MONAI Label's bundle train task on the segmentation bundle, from the datastore's final labels, taking
+    only checked requests (:func:`~monai_ext.label.requests.check_train_request`): no value of a request
+    reaches ``monai.bundle.run`` as a config expression, reference or macro."""
+
+    def __call__(self, request, datastore):
+        models = sorted(p.name for p in Path(self.bundle_path, "models").glob("*.pt"))
+        return super().__call__(check_train_request(request, self.bundle_path, models), datastore)

@@ -38,9 +38,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _request(url: str, method: str = "GET", fields: dict | None = None, timeout: float = 600) -> tuple[int, bytes, str]:
-    """HTTP request; ``fields`` are sent as multipart/form-data (how MONAI Label takes ``params``)."""
+def _request(
+    url: str, method: str = "GET", fields: dict | None = None, timeout: float = 600, json_body: dict | None = None
+) -> tuple[int, bytes, str]:
+    """HTTP request; ``fields`` are sent as multipart/form-data (how MONAI Label takes ``params``), ``json_body``
+    as JSON (its training parameters)."""
     body, headers = None, {}
+    if json_body is not None:
+        body, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
     if fields is not None:
         boundary = uuid.uuid4().hex
         parts = [
@@ -177,3 +182,98 @@ def test_segmentation_trains_from_the_datastore_labels(server):
     log = server["log"].read_text()
     assert "Total Records for Training: 6" in log and "Total Records for Validation: 2" in log
     assert model.stat().st_mtime_ns > before, "training did not write models/model.pt"
+
+
+def _refused(url: str, method: str = "POST", **kwargs) -> str:
+    """The detail of a request the server must refuse with HTTP 400."""
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        _request(url, method, timeout=120, **kwargs)
+    assert raised.value.code == 400, raised.value.read()
+    return json.loads(raised.value.read())["detail"]
+
+
+@pytest.fixture(scope="module")
+def marker(server, tmp_path_factory) -> Path:
+    """A file each hostile payload tries to create: none of them may."""
+    path = tmp_path_factory.mktemp("marker") / "ran"
+    yield path
+    assert not path.exists(), f"a request ran code: {path} exists"
+
+
+def _payload(marker: Path) -> str:
+    return f"$open({str(marker)!r}, 'w').write('ran') and 'cpu'"
+
+
+def test_a_hostile_device_is_refused_and_runs_nothing(server, marker):
+    url = f"{server['url']}/infer/{SEG}?image=RG1_UNCR&output=json"
+    for device in (_payload(marker), "@device", "%train#device", "cuda; rm -rf /", "tpu"):
+        detail = _refused(url, fields={"params": json.dumps({"device": device})})
+        assert "request field 'device'" in detail
+        assert "must be 'cpu', 'cuda' or 'cuda:N'" in detail or "must not start with $ @ %" in detail
+    assert not marker.exists()
+
+
+def test_hostile_training_fields_are_refused_and_run_nothing(server, marker):
+    url = f"{server['url']}/train/{SEG}?run_sync=true"
+    for params, field in (
+        ({"max_epochs": _payload(marker)}, "max_epochs"),
+        ({"max_epochs": 1, "device": _payload(marker)}, "device"),
+        ({"max_epochs": 1, "tracking": "mlflow", "tracking_uri": "http://example.org"}, "tracking"),
+        ({"max_epochs": 1, "run_id": "initialize"}, "run_id"),
+        ({"max_epochs": 1, "model_filename": "/tmp/evil.pt"}, "model_filename"),
+        ({"max_epochs": 1, "train#dataset#data": []}, "are not taken by this server"),
+    ):
+        assert field in _refused(url, json_body=params), params
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "image", ["/etc/passwd", "../studies/RG1_UNCR", "RG1_UNCR/../../x", "no_such_image", "$print(1)"]
+)
+def test_image_ids_resolve_inside_the_datastore_only(server, image):
+    from urllib.parse import quote
+
+    # as the query's image id, and as a params field that would replace a good one
+    url = f"{server['url']}/infer/{SEG}?image={quote(image, safe='')}&output=json"
+    assert "request field 'image'" in _refused(url, fields={"params": json.dumps({"device": "cpu"})})
+    url = f"{server['url']}/infer/{SEG}?image=RG1_UNCR&output=json"
+    assert "request field 'image'" in _refused(url, fields={"params": json.dumps({"device": "cpu", "image": image})})
+
+
+def test_label_tags_and_model_files_stay_in_the_apps_folders(server, tmp_path):
+    studies: Path = server["studies"]
+    params = {"device": "cpu", "save_label": True, "label_tag": "../../escaped"}
+    detail = _refused(f"{server['url']}/infer/{SEG}?image=RG1_UNCR&output=json", fields={"params": json.dumps(params)})
+    assert "request field 'label_tag'" in detail and not (studies.parent / "escaped").exists()
+    params = {"device": "cpu", "model_filename": "../../../bundles/cxr_covid_classification/models/model.pt"}
+    detail = _refused(f"{server['url']}/infer/{SEG}?image=RG1_UNCR&output=json", fields={"params": json.dumps(params)})
+    assert "request field 'model_filename'" in detail
+    # the datastore's own endpoint: a label saved under a tag that leaves labels/
+    boundary = uuid.uuid4().hex
+    png = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(png, format="PNG")
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="label"; filename="l.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png.getvalue()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    req = urllib.request.Request(
+        f"{server['url']}/datastore/label?image=RG1_UNCR&tag=..%2F..%2Fescaped",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(req, timeout=60)
+    assert raised.value.code == 400 and not (studies.parent / "escaped").exists()
+
+
+def test_unknown_request_fields_are_refused_and_good_requests_still_answer(server):
+    url = f"{server['url']}/infer/{SEG}?image=RG1_UNCR&output=json"
+    detail = _refused(url, fields={"params": json.dumps({"device": "cpu", "roi_size": "$1"})})
+    assert "roi_size" in detail
+    status, body, _ = _request(url, "POST", {"params": json.dumps({"device": "cpu"})})
+    assert status == 200 and json.loads(body)["label_names"] == {"lung": 1}
