@@ -11,6 +11,6 @@ from monai_ext.errors import install_excepthook
 
 install_excepthook()  # a failed command's last lines are the project's message, not MONAI's wrapper
 
-from monai_ext import bundle, data, data_lists, handlers, networks, transforms
+from monai_ext import bundle, data, data_lists, handlers, inferers, networks, transforms
 
-__all__ = ["__version__", "bundle", "data", "data_lists", "handlers", "networks", "transforms"]
+__all__ = ["__version__", "bundle", "data", "data_lists", "handlers", "inferers", "networks", "transforms"]

@@ -32,6 +32,7 @@ class Keys(str, Enum):
     MASK_SOURCE = "mask_source"  #: where a classification input's mask came from: file, predicted or none
     MASK_FLAGS = "mask_flags"  #: the lung-mask plausibility checks the mask failed, "; "-joined
     WRITE_ERROR = "write_error"  #: why an item's output file could not be written (the item is then skipped)
+    TTA_DISAGREEMENT = "tta_disagreement"  #: 1 - IoU of the lung masks of the segmenter's test-time passes
     CLASS_NAME = "class_name"  #: a data-list item's class, by name (segmentation items carry it to group figures)
     PATIENT_ID = "patient_id"
     SOURCE = "source"  #: the dataset source (hospital, collection) an image comes from

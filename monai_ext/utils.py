@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "NEW_FILE_MODE",
+    "NEW_FOLDER_MODE",
     "TEMPORARY_GLOB",
     "CSVRows",
     "atomic_path",
@@ -33,6 +35,8 @@ def _read_umask() -> int:
 
 #: read once, at import: os.umask can only be read by setting it, which is not thread-safe
 _UMASK = _read_umask()
+#: the modes a new file and a new folder get (what mkstemp's 0600 and mkdtemp's 0700 are set back to)
+NEW_FILE_MODE, NEW_FOLDER_MODE = 0o666 & ~_UMASK, 0o777 & ~_UMASK
 
 
 #: how the temporary files of :func:`atomic_path` are named: ``.<name>.<random>.tmp<suffix>``
@@ -57,7 +61,7 @@ def atomic_path(path: str | os.PathLike, durable: bool = False) -> Iterator[Path
     prefix, suffix = f".{path.name[:_TEMPORARY_STEM]}.", ".tmp" + path.suffix[:16]
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result gets the mode any new file gets
+    os.chmod(tmp, NEW_FILE_MODE)  # mkstemp makes 0600; the result gets the mode any new file gets
     try:
         yield Path(tmp)
         commit(Path(tmp), path, durable)

@@ -65,3 +65,39 @@ def seg_bundle(tmp_path) -> Path:
         REPO / "bundles" / "cxr_lung_segmentation", out, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval")
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def seg_models(synthetic_root, tmp_path_factory) -> Path:
+    """Segmentation weights of one short training run (32 px, 1 epoch) through the bundle's CLI."""
+    from monai_ext.data_lists import build_covid_qu_ex, write_datalist
+
+    work = tmp_path_factory.mktemp("seg-models")
+    write_datalist(build_covid_qu_ex(synthetic_root / "lung-seg"), work / "seg.json")
+    train = REPO / "bundles" / "cxr_lung_segmentation" / "configs" / "train.json"
+    run_cli(
+        ["python", "-m", "monai.bundle", "run", "training", "--config_file", str(train),
+         "--dataset_dir", str(synthetic_root / "lung-seg"), "--datalist", str(work / "seg.json"),
+         "--output_dir", str(work / "train"), "--ckpt_dir", str(work / "models"), "--image_size", "32",
+         "--batch_size", "4", "--max_epochs", "1", "--num_workers", "0"]
+    )  # fmt: skip
+    return work / "models"
+
+
+@pytest.fixture(scope="session")
+def cls_models(synthetic_root, tmp_path_factory) -> Path:
+    """A classifier (ResNet50, cxr, 32 px, 1 epoch) trained through the bundle's CLI, with its calibration and gate."""
+    from monai_ext.data_lists import build_covidx, write_datalist
+
+    work = tmp_path_factory.mktemp("cls-models")
+    datalist = build_covidx(synthetic_root / "covidx", classes="binary", val_fraction=0.2, seed=0,
+                            masks=synthetic_root / "covidx-lung-gt")  # fmt: skip
+    write_datalist(datalist, work / "cls.json")
+    train = REPO / "bundles" / "cxr_covid_classification" / "configs" / "train.json"
+    run_cli(
+        ["python", "-m", "monai.bundle", "run", "training", "--config_file", str(train),
+         "--dataset_dir", str(synthetic_root / "covidx"), "--mask_dir", str(synthetic_root / "covidx-lung-gt"),
+         "--datalist", str(work / "cls.json"), "--output_dir", str(work / "train"), "--ckpt_dir", str(work / "models"),
+         "--input_mode", "cxr", "--image_size", "32", "--batch_size", "8", "--max_epochs", "1", "--num_workers", "0"]
+    )  # fmt: skip
+    return work / "models"

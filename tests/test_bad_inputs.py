@@ -96,43 +96,6 @@ def mixed(synthetic_root, tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def seg_models(synthetic_root, tmp_path_factory) -> Path:
-    """Segmentation weights from one short training run through the bundle's CLI."""
-    from monai_ext.data_lists import write_datalist
-
-    work = tmp_path_factory.mktemp("seg-models")
-    write_datalist(build_covid_qu_ex(synthetic_root / "lung-seg"), work / "seg.json")
-    run_cli(
-        [
-            "python",
-            "-m",
-            "monai.bundle",
-            "run",
-            "training",
-            "--config_file",
-            str(SEG / "configs" / "train.json"),
-            "--dataset_dir",
-            str(synthetic_root / "lung-seg"),
-            "--datalist",
-            str(work / "seg.json"),
-            "--output_dir",
-            str(work / "train"),
-            "--ckpt_dir",
-            str(work / "models"),
-            "--image_size",
-            "32",
-            "--batch_size",
-            "4",
-            "--max_epochs",
-            "1",
-            "--num_workers",
-            "0",
-        ]
-    )
-    return work / "models"
-
-
 def _segment(mixed: Path, seg_models: Path, output_dir: Path, check: bool = True):
     import subprocess
     import sys

@@ -45,10 +45,15 @@ def test_segmentation_inference_preprocesses_the_image_as_training_validation_do
 def test_segmentation_evaluation_postprocesses_as_inference_does():
     inference = _load(SEG / "inference.json")
     evaluate = _load(SEG / "evaluate.json")["validate#postprocessing"]["transforms"]
-    activation = inference["postprocessing"]["transforms"][0]
-    assert activation["_target_"] == "Activationsd"
-    # inference also inverts to the input's size (Invertd) and writes files; the rest is the same
-    assert evaluate == [activation, *inference["lung_postprocessing"]]
+    agreement, activation = inference["postprocessing"]["transforms"][:2]
+    assert (agreement["_target_"], activation["_target_"]) == (
+        "monai_ext.transforms.LungMaskAgreementd",
+        "Activationsd",
+    )
+    # inference also inverts to the input's size (Invertd) and writes files; the rest is the same, and so are
+    # the test-time passes the masks are the mean of
+    assert evaluate == [agreement, activation, *inference["lung_postprocessing"]]
+    assert _load(SEG / "evaluate.json")["validate#inferer"] == inference["inferer"]
 
 
 def test_classification_inference_preprocesses_as_training_validation_does():

@@ -18,7 +18,6 @@ from conftest import REPO, run_cli
 from pydicom.data import get_testdata_file
 
 from monai_ext.data import claim_output_dir, finish_output_dir, read_cxr, run_status, write_dicom_cr, write_png
-from monai_ext.data_lists import build_covid_qu_ex, write_datalist
 from monai_ext.errors import CXRReadError
 from monai_ext.utils import read_csv
 
@@ -72,19 +71,6 @@ def hostile(radiograph, tmp_path_factory) -> Path:
     data[at + 6 : at + 8] = (3).to_bytes(2, "little")
     (folder / "meta.dcm").write_bytes(bytes(data))
     return folder
-
-
-@pytest.fixture(scope="module")
-def seg_models(synthetic_root, tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("hostile-seg")
-    write_datalist(build_covid_qu_ex(synthetic_root / "lung-seg"), work / "seg.json")
-    run_cli(
-        ["python", "-m", "monai.bundle", "run", "training", "--config_file", str(SEG / "train.json"),
-         "--dataset_dir", str(synthetic_root / "lung-seg"), "--datalist", str(work / "seg.json"),
-         "--output_dir", str(work / "train"), "--ckpt_dir", str(work / "models"), "--image_size", "32",
-         "--batch_size", "4", "--max_epochs", "1", "--num_workers", "0"]
-    )  # fmt: skip
-    return work / "models"
 
 
 def _segment(folder: Path, models: Path, out: Path, check: bool = True):
@@ -235,23 +221,6 @@ def test_a_mask_manifest_that_points_outside_its_folder_is_refused_per_image(syn
     reasons = {s["input"]: s["reason"] for s in scan.skipped}
     assert "is absolute" in reasons[names[0]] and "leaves its root" in reasons[names[1]]
     assert [i["name"] for i in scan.items if i["mask_source"] == "file"] == [names[2]]
-
-
-@pytest.fixture(scope="module")
-def cls_models(synthetic_root, tmp_path_factory) -> Path:
-    from monai_ext.data_lists import build_covidx
-
-    work = tmp_path_factory.mktemp("hostile-cls")
-    datalist = build_covidx(synthetic_root / "covidx", classes="binary", val_fraction=0.2, seed=0,
-                            masks=synthetic_root / "covidx-lung-gt")  # fmt: skip
-    write_datalist(datalist, work / "cls.json")
-    run_cli(
-        ["python", "-m", "monai.bundle", "run", "training", "--config_file", str(CLS / "train.json"),
-         "--dataset_dir", str(synthetic_root / "covidx"), "--mask_dir", str(synthetic_root / "covidx-lung-gt"),
-         "--datalist", str(work / "cls.json"), "--output_dir", str(work / "train"), "--ckpt_dir", str(work / "models"),
-         "--input_mode", "cxr", "--image_size", "32", "--batch_size", "8", "--max_epochs", "1", "--num_workers", "0"]
-    )  # fmt: skip
-    return work / "models"
 
 
 def _classify(folder: Path, models: Path, out: Path, *extra: str, check: bool = True):

@@ -8,6 +8,8 @@ from monai_ext.bundle.locate import LARGE_FILES, find_bundle_root, large_file_en
 from monai_ext.bundle.model_folder import (
     CALIBRATION_FILE,
     CLASSES_FILE,
+    GATE_FEATURES_FILE,
+    GATE_FILE,
     MODEL_FILE,
     SETTINGS_FILE,
     TORCHSCRIPT_FILE,
@@ -23,6 +25,8 @@ from monai_ext.constants import REPO_ROOT
 __all__ = [
     "CALIBRATION_FILE",
     "CLASSES_FILE",
+    "GATE_FEATURES_FILE",
+    "GATE_FILE",
     "LARGE_FILES",
     "MODEL_FILE",
     "REPO_ROOT",

@@ -7,7 +7,9 @@ Training writes, beside the weights ``model.pt``:
   ``image_size``) and the weights' SHA-256 (``model_sha256``);
 - ``classes.json``: the class names in label order (classification);
 - ``calibration.json``: the temperature and operating threshold fitted on validation
-  (``CalibrationFitter``), with the SHA-256 of the weights they were fitted for.
+  (``CalibrationFitter``), with the SHA-256 of the weights they were fitted for;
+- ``gate.json`` and ``gate_features.pt``: the input gate's model of the training images' features and its
+  threshold set on validation (``GateFitter``), tied to the weights and to each other by SHA-256.
 
 :func:`read_model_folder` reads every one of them once and checks them against :data:`SCHEMAS`
 (types, ranges: a threshold in [0, 1], a finite temperature in the range calibration searches, an
@@ -35,6 +37,8 @@ from monai_ext.metrics.calibration import TEMPERATURE_RANGE
 __all__ = [
     "CALIBRATION_FILE",
     "CLASSES_FILE",
+    "GATE_FEATURES_FILE",
+    "GATE_FILE",
     "IMAGE_SIZE_RANGE",
     "MODEL_FILE",
     "NO_CALIBRATION",
@@ -58,6 +62,10 @@ SETTINGS_FILE = "settings.json"
 CLASSES_FILE = "classes.json"
 #: temperature and operating threshold fitted on validation, beside the weights
 CALIBRATION_FILE = "calibration.json"
+#: the input gate's out-of-distribution threshold and what it was set on (:mod:`monai_ext.gate`)
+GATE_FILE = "gate.json"
+#: the training features' density the gate measures distances with (plain tensors, read with weights_only)
+GATE_FEATURES_FILE = "gate_features.pt"
 #: what inference and evaluation use when a model folder has no calibration: probabilities as they are, argmax
 NO_CALIBRATION = {"temperature": 1.0, "threshold": None, "positive_class": None}
 #: network input sides the bundles train and infer at: below 32 px the classifiers' last stage has no cells,
@@ -82,6 +90,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
     CLASSES_FILE: _CLASS_NAMES,
+    GATE_FILE: {
+        "type": "object",
+        "required": ["method", "threshold", "features_sha256", "model_sha256"],
+        "properties": {
+            "method": {"enum": ["mahalanobis"]},
+            "threshold": {"type": "number", "exclusiveMinimum": 0},
+            "n_components": {"type": "integer", "minimum": 1},
+            "n_train": {"type": "integer", "minimum": 3},
+            "features_sha256": _SHA256,
+            "model_sha256": _SHA256,
+        },
+    },
     CALIBRATION_FILE: {
         "type": "object",
         "required": ["temperature", "threshold", "model_sha256"],
@@ -109,6 +129,7 @@ def _allowed(error) -> str:
         return "must be " + " or ".join({"null": "null", "integer": "an integer"}.get(k, f"a {k}") for k in kinds)
     words = {
         "minimum": f"must be at least {value}",
+        "exclusiveMinimum": f"must be above {value}",
         "maximum": f"must be at most {value}",
         "enum": f"must be one of {value}",
         "minItems": f"must have at least {value} items",
@@ -157,12 +178,14 @@ class ModelFolder:
         settings: ``settings.json`` (empty when there is none).
         class_names: ``classes.json`` (None when there is none).
         calibration: ``calibration.json``, or :data:`NO_CALIBRATION` when there is none.
+        gate: ``gate.json``, or None when there is none.
     """
 
     path: Path
     settings: dict[str, Any] = field(default_factory=dict)
     class_names: list[str] | None = None
     calibration: dict[str, Any] = field(default_factory=lambda: dict(NO_CALIBRATION))
+    gate: dict[str, Any] | None = None
 
     @property
     def weights(self) -> Path:
@@ -185,6 +208,18 @@ class ModelFolder:
                 f"{self.path / CLASSES_FILE}: no class names beside the weights (training writes it with {MODEL_FILE})"
             )
         return list(self.class_names)
+
+    def gate_density(self) -> tuple[Any, float | None]:
+        """The input gate's feature density (:class:`~monai_ext.gate.FeatureDensity`) and threshold, or
+        ``(None, None)`` for a folder without ``gate.json``."""
+        if self.gate is None:
+            return None, None
+        import torch
+
+        from monai_ext.gate.ood import FeatureDensity
+
+        state = torch.load(self.path / GATE_FEATURES_FILE, map_location="cpu", weights_only=True)
+        return FeatureDensity(state), float(self.gate["threshold"])
 
     def check_given(self, **given: Any) -> None:
         """Raise :class:`ModelSettingsError` listing every given setting that differs from the model's own
@@ -216,7 +251,7 @@ def read_model_folder(ckpt_dir: str | os.PathLike, bundle: str | None = None) ->
     path = Path(ckpt_dir)
     problems: list[str] = []
     content: dict[str, Any] = {}
-    for name in (SETTINGS_FILE, CLASSES_FILE, CALIBRATION_FILE):
+    for name in (SETTINGS_FILE, CLASSES_FILE, CALIBRATION_FILE, GATE_FILE):
         file = path / name
         if not file.is_file():
             continue
@@ -229,7 +264,9 @@ def read_model_folder(ckpt_dir: str | os.PathLike, bundle: str | None = None) ->
         problems += found
         if found:  # checked against the others only once it is itself valid
             content.pop(name)
-    settings, classes, calibration = (content.get(n) for n in (SETTINGS_FILE, CLASSES_FILE, CALIBRATION_FILE))
+    settings, classes, calibration, gate = (
+        content.get(n) for n in (SETTINGS_FILE, CLASSES_FILE, CALIBRATION_FILE, GATE_FILE)
+    )
     if settings is not None and bundle is not None and settings.get("bundle", bundle) != bundle:
         problems.append(
             f"{path / SETTINGS_FILE}: bundle = {json.dumps(settings['bundle'])}: this is a model of another bundle, "
@@ -248,8 +285,8 @@ def read_model_folder(ckpt_dir: str | os.PathLike, bundle: str | None = None) ->
         )
     names = next(iter(given.values()), None)
     weights = path / MODEL_FILE
-    digest = file_sha256(weights) if weights.is_file() and (settings or calibration) else None
-    for name, record in ((SETTINGS_FILE, settings), (CALIBRATION_FILE, calibration)):
+    digest = file_sha256(weights) if weights.is_file() and (settings or calibration or gate) else None
+    for name, record in ((SETTINGS_FILE, settings), (CALIBRATION_FILE, calibration), (GATE_FILE, gate)):
         saved = (record or {}).get("model_sha256")
         if digest is not None and saved is not None and saved != digest:
             problems.append(
@@ -259,6 +296,16 @@ def read_model_folder(ckpt_dir: str | os.PathLike, bundle: str | None = None) ->
             )
     if calibration is not None and names is not None:
         problems += _calibration_against_classes(path / CALIBRATION_FILE, calibration, names)
+    if gate is not None:
+        features = path / GATE_FEATURES_FILE
+        if not features.is_file():
+            problems.append(f"{path / GATE_FILE}: its features file {features} is missing")
+        elif file_sha256(features) != gate["features_sha256"]:
+            problems.append(
+                f"{path / GATE_FILE}: features_sha256 = {gate['features_sha256'][:16]}...: is not the hash of "
+                f"{features}; run the training command again, or remove both files to run without the gate's "
+                "feature check"
+            )
     if problems:
         raise ModelSettingsError(
             f"{path}: the model folder is not valid ({len(problems)} problem{'s' * (len(problems) > 1)}):\n  "
@@ -269,6 +316,7 @@ def read_model_folder(ckpt_dir: str | os.PathLike, bundle: str | None = None) ->
         settings=dict(settings or {}),
         class_names=None if classes is None else list(classes),
         calibration=dict(calibration) if calibration is not None else dict(NO_CALIBRATION),
+        gate=None if gate is None else dict(gate),
     )
 
 

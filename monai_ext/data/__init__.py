@@ -3,6 +3,7 @@
 from monai_ext.data.datalist import classification_items, datalist_classes, segmentation_items
 from monai_ext.data.image_reader import (
     IMAGE_SUFFIXES,
+    colourfulness,
     detect_format,
     image_shape,
     is_cxr_file,
@@ -32,6 +33,7 @@ __all__ = [
     "OutputDirBusyError",
     "claim_output_dir",
     "classification_items",
+    "colourfulness",
     "datalist_classes",
     "detect_format",
     "find_cxr_images",

@@ -34,6 +34,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_PIXELS",
     "MIN_RADIOGRAPH_SIDE",
+    "colourfulness",
     "detect_format",
     "image_shape",
     "is_cxr_file",
@@ -55,14 +56,13 @@ def _quiet_decoders() -> Iterator[None]:
     """pydicom's log lines and warnings about the file being read are left out for the block: a file that
     cannot be read gets one line, the project's reason, not the library's traceback above it."""
     log = logging.getLogger("pydicom")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
+    disabled, log.disabled = log.disabled, True  # not setLevel: that clears every logger's cache at each call
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        log.setLevel(level)
+        log.disabled = disabled
 
 
 def _too_many_pixels(path: Path, rows: int, columns: int, what: str = "") -> None:
@@ -178,6 +178,7 @@ def _read_pil(path: Path, fmt: str) -> tuple[np.ndarray, dict[str, Any]]:
             else:  # 1, L, LA, P, PA, RGB, RGBA, CMYK, YCbCr: luminance, alpha dropped
                 arr = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
                 bits = 8
+            colour = 0.0 if mode in _GREY_MODES else colourfulness(np.asarray(img.convert("RGB")))
     except (CXRReadError, MemoryError):
         raise
     except UnidentifiedImageError as e:
@@ -186,7 +187,7 @@ def _read_pil(path: Path, fmt: str) -> tuple[np.ndarray, dict[str, Any]]:
         raise CXRReadError(path, f"broken or truncated {fmt.upper()} file ({type(e).__name__}: {e})") from e
     if arr.ndim != 2 or min(arr.shape) < 1:
         raise CXRReadError(path, f"decoded to shape {arr.shape}: one 2-D radiograph expected")
-    return np.clip(arr, 0.0, 1.0), {"bit_depth": bits, "mode": mode}
+    return np.clip(arr, 0.0, 1.0), {"bit_depth": bits, "mode": mode, "colourfulness": colour if bits == 8 else 0.0}
 
 
 def _read_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -225,7 +226,10 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
             "photometric_interpretation": photometric,
             "bits_stored": int(ds.get("BitsStored", 8)),
             "patient_id": str(ds.get("PatientID", "")),
+            "body_part": str(ds.get("BodyPartExamined", "") or ""),
+            "view_position": str(ds.get("ViewPosition", "") or ""),
             "grey_mapping": _grey_mapping(ds),
+            "colourfulness": colourfulness(raw[..., :3] * (255.0 / _max_value(ds))) if samples == 3 else 0.0,
         }
         spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
         if spacing is not None and len(spacing) == 2 and all(float(s) > 0 for s in spacing):
@@ -237,6 +241,27 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     return np.clip(image, 0.0, 1.0).astype(np.float32), meta
 
 
+#: Pillow modes that hold no colour
+_GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+#: longest side an image is sampled down to before its colourfulness is measured
+_COLOUR_SIDE = 512
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler and Suesstrunk's colourfulness of an RGB image ``(rows, columns, 3)`` on a 0-255 scale: 0 for
+    grey pixels (a radiograph stored as RGB), about 15 and more for a photograph. Sampled to at most
+    512 px a side."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    step = -(-max(rgb.shape[:2]) // _COLOUR_SIDE)
+    r, g, b = (rgb[::step, ::step, i] for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return round(float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())), 3)
+
+
+def _max_value(ds: pydicom.Dataset) -> float:
+    return float(2 ** int(ds.get("BitsStored", 8)) - 1)
+
+
 def _stored_to_display(path: Path, ds: pydicom.Dataset, raw: np.ndarray, samples: int, photometric: str) -> np.ndarray:
     """Decoded stored values -> [0, 1] display grey (before clipping): luminance of RGB, or the grey pipeline."""
     if samples == 1 and raw.ndim != 2:
@@ -245,8 +270,7 @@ def _stored_to_display(path: Path, ds: pydicom.Dataset, raw: np.ndarray, samples
         # colour secondary capture: pydicom gives RGB; luminance as Pillow's convert("L") does
         if raw.ndim != 3:
             raise CXRReadError(path, f"colour pixel data of shape {raw.shape}: one 2-D radiograph expected")
-        top = float(2 ** int(ds.get("BitsStored", 8)) - 1)
-        return (raw[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])) / top
+        return (raw[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])) / _max_value(ds)
     if samples != 1:
         raise CXRReadError(path, f"{samples} samples per pixel: grey or RGB expected")
     image = _dicom_grey_to_display(path, ds, raw)

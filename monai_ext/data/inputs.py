@@ -30,6 +30,7 @@ __all__ = [
     "find_cxr_images",
     "mask_lookup",
     "mask_path_for",
+    "mask_rows",
     "read_manifest",
     "readable_items",
     "scan_classification_inputs",
@@ -168,12 +169,9 @@ def read_manifest(folder: str | os.PathLike) -> list[dict[str, str]] | None:
     return read_csv(path) if path.is_file() else None
 
 
-def mask_lookup(mask_dir: str | os.PathLike) -> Mapping[str, str] | None:
-    """``{input name: mask name}`` from the manifest of a folder of masks written by the segmentation bundle's
-    inference (rows with status ``written``: each written once its mask was complete), or None for a folder
-    without one (masks named by :func:`~monai_ext.data.mask_name_for`, as the synthetic ground truth and
-    hand-made folders are). A folder whose job is still running or was interrupted is logged: only the masks
-    its manifest lists are used, never masks an earlier job left there."""
+def mask_rows(mask_dir: str | os.PathLike) -> Mapping[str, Mapping[str, str]] | None:
+    """``{input name: manifest row}`` of the masks a segmentation inference wrote in ``mask_dir`` (status
+    ``written``), or None for a folder without a manifest; see :func:`mask_lookup`."""
     rows = read_manifest(mask_dir)
     if rows is None:
         return None
@@ -188,7 +186,17 @@ def mask_lookup(mask_dir: str | os.PathLike) -> Mapping[str, str] | None:
             status.get("started", "?"),
             sum(row.get("status") == "written" for row in rows),
         )
-    return {row["input"]: row["output"] for row in rows if row.get("status") == "written" and row.get("output")}
+    return {row["input"]: row for row in rows if row.get("status") == "written" and row.get("output")}
+
+
+def mask_lookup(mask_dir: str | os.PathLike) -> Mapping[str, str] | None:
+    """``{input name: mask name}`` from the manifest of a folder of masks written by the segmentation bundle's
+    inference (rows with status ``written``: each written once its mask was complete), or None for a folder
+    without one (masks named by :func:`~monai_ext.data.mask_name_for`, as the synthetic ground truth and
+    hand-made folders are). A folder whose job is still running or was interrupted is logged: only the masks
+    its manifest lists are used, never masks an earlier job left there."""
+    rows = mask_rows(mask_dir)
+    return None if rows is None else {name: row["output"] for name, row in rows.items()}
 
 
 def mask_path_for(mask_dir: str | os.PathLike, name: str, lookup: Mapping[str, str] | None) -> Path | None:
@@ -246,9 +254,11 @@ def scan_classification_inputs(
     needs_mask: bool = True,
     missing_mask: str = "predict",
     seg_model: str | os.PathLike | None = None,
+    wants_mask: bool = False,
 ) -> InputScan:
     """The inputs of classification inference, each with its ``mask_source``: ``file`` (a mask from
-    ``mask_dir`` or the data list), ``predicted`` (segmented on the fly) or ``none`` (not needed).
+    ``mask_dir`` or the data list), ``predicted`` (segmented on the fly) or ``none`` (none to be had, or
+    not needed).
 
     Args:
         dataset_dir: the images (and the root of ``datalist``'s paths).
@@ -260,6 +270,8 @@ def scan_classification_inputs(
         missing_mask: ``"predict"``: an image without a mask file gets one from the segmentation model;
             ``"skip"``: it is skipped. Either way it is reported by name.
         seg_model: the segmentation weights ``predict`` uses; without them such images are skipped, each named.
+        wants_mask: a mask is used when there is one, but not needed (the input gate's mask checks, with
+            ``needs_mask`` False): given or predicted as above, and an image without one is kept (``none``).
     """
     if missing_mask not in MISSING_MASK_POLICIES:
         raise ValueError(f"missing_mask must be one of {MISSING_MASK_POLICIES}, got {missing_mask!r}")
@@ -274,7 +286,8 @@ def scan_classification_inputs(
     else:
         items = find_cxr_images(dataset_dir, exclude=[output_dir, mask_dir], scan=scan)
         if mask_dir:
-            lookup = mask_lookup(mask_dir)
+            rows = mask_rows(mask_dir)
+            lookup = None if rows is None else {name: row["output"] for name, row in rows.items()}
             for item in items:
                 try:
                     mask = mask_path_for(mask_dir, item[Keys.NAME], lookup)
@@ -283,15 +296,20 @@ def scan_classification_inputs(
                     continue
                 if mask is not None and mask.is_file():
                     item[Keys.LUNG] = str(mask)
+                    tta = (rows or {}).get(item[Keys.NAME], {}).get(Keys.TTA_DISAGREEMENT, "")
+                    if tta:  # the segmenter's doubt about this mask, as its inference recorded it
+                        item[Keys.TTA_DISAGREEMENT] = float(tta)
     kept = []
     for item in items:
         if needs_mask and item[Keys.NAME] in refused:
             scan.skip(item[Keys.NAME], refused[item[Keys.NAME]])
             continue
-        if not needs_mask:
+        has_file = Keys.LUNG in item and Path(item[Keys.LUNG]).is_file()
+        can_predict = missing_mask == "predict" and seg_model is not None and Path(seg_model).is_file()
+        if not needs_mask and not (wants_mask and (has_file or can_predict)):
             item.pop(Keys.LUNG, None)
             item[Keys.MASK_SOURCE] = "none"
-        elif Keys.LUNG in item and Path(item[Keys.LUNG]).is_file():
+        elif has_file:
             item[Keys.MASK_SOURCE] = "file"
         else:
             where = f"in {mask_dir}" if mask_dir else "given"

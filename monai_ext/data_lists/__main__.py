@@ -1,4 +1,5 @@
-"""``python -m monai_ext.data_lists {covid-qu-ex,covidx} --root DIR --out FILE ...``"""
+"""``python -m monai_ext.data_lists {covid-qu-ex,covidx} --root DIR --out FILE ...``, and
+``python -m monai_ext.data_lists site --datalist FILE --n N --out FILE`` (a site's images split for recalibration)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from monai_ext.data_lists.common import format_counts, write_datalist
 from monai_ext.data_lists.covid_qu_ex import build_covid_qu_ex
 from monai_ext.data_lists.covidx import CLASS_SETS, build_covidx
+from monai_ext.data_lists.site import recalibration_split
 from monai_ext.errors import DataListError
 
 
@@ -41,9 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated sources held out whole as the test split (train/validation never see them); "
         "the published test images of the other sources become the 'test_in_source' split",
     )
+    site = sub.add_parser("site", help="a site's labelled images: a few to recalibrate on, the rest to judge it on")
+    site.add_argument("--datalist", required=True, help="the data list holding the site's images")
+    site.add_argument("--split", default="test", help="its split of the site's images")
+    site.add_argument("--n", type=int, required=True, help="how many to recalibrate on (the 'validation' split)")
+    site.add_argument("--seed", type=int, default=0)
+    site.add_argument("--out", required=True, help="data-list JSON to write")
     args = parser.parse_args(argv)
     try:
-        if args.dataset == "covid-qu-ex":
+        if args.dataset == "site":
+            datalist = recalibration_split(args.datalist, args.n, args.split, args.seed)
+        elif args.dataset == "covid-qu-ex":
             datalist = build_covid_qu_ex(args.root, test_fraction=args.test_fraction, seed=args.seed)
         else:
             datalist = build_covidx(
@@ -62,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     write_datalist(datalist, args.out)
-    print(f"{args.out} ({datalist['dataset']}, classes {datalist['classes']})")
+    print(f"{args.out} ({datalist.get('dataset', args.dataset)}, classes {datalist['classes']})")
     print(format_counts(datalist))
     if datalist.get("missing_splits"):
         print(f"note: no {', '.join(datalist['missing_splits'])} folder under {args.root}: those splits are empty")

@@ -40,11 +40,18 @@ class CXRDeployApp(Application):
     """Loader -> lung segmentation (bundle operator) -> classification -> writer, per radiograph."""
 
     def __init__(
-        self, *args, cls_bundle: Path | None = None, device: str = "cpu", saliency: bool = False, **kwargs
+        self,
+        *args,
+        cls_bundle: Path | None = None,
+        device: str = "cpu",
+        saliency: bool = False,
+        gate: bool = True,
+        **kwargs,
     ) -> None:
         self.cls_bundle = Path(cls_bundle or find_bundle_root(CLS))
         self.device = device
         self.saliency = saliency
+        self.gate = gate
         super().__init__(*args, **kwargs)
 
     def compose(self) -> None:
@@ -73,6 +80,7 @@ class CXRDeployApp(Application):
             model_file=models / CLS / "model.ts",
             device=self.device,
             saliency=self.saliency,
+            gate=self.gate,
             name="covid_classifier",
         )
         writer = CXRResultWriterOperator(self, output_folder=output_folder, skipped=skipped, name="writer")
@@ -90,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cls-bundle", type=Path, default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--saliency", action="store_true", help="a Grad-CAM overlay per radiograph: saliency.png")
+    parser.add_argument("--no-gate", action="store_true", help="decide on every radiograph: the input gate off")
     ours, sdk_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     sys.argv = [sys.argv[0], *sdk_args]  # the SDK reads --input/--output/--model from sys.argv
-    app = CXRDeployApp(cls_bundle=ours.cls_bundle, device=ours.device, saliency=ours.saliency)
+    app = CXRDeployApp(cls_bundle=ours.cls_bundle, device=ours.device, saliency=ours.saliency, gate=not ours.no_gate)
     app.run()
     return 0
 

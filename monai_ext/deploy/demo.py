@@ -42,9 +42,15 @@ def make_input_folder(folder: Path) -> Path:
     return folder
 
 
-def run_demo(out: Path, seg_bundle: Path | None = None, cls_bundle: Path | None = None, saliency: bool = True) -> dict:
+def run_demo(
+    out: Path,
+    seg_bundle: Path | None = None,
+    cls_bundle: Path | None = None,
+    saliency: bool = True,
+    gate: bool = True,
+) -> dict:
     """Export, fill the input folder, run the app in its own process (with Grad-CAM overlays unless
-    ``saliency`` is off); return ``results.json``."""
+    ``saliency`` is off, with the input gate unless ``gate`` is off); return ``results.json``."""
     seg_bundle = Path(seg_bundle or find_bundle_root(SEG))
     cls_bundle = Path(cls_bundle or find_bundle_root(CLS))
     models = out / "models"
@@ -67,6 +73,7 @@ def run_demo(out: Path, seg_bundle: Path | None = None, cls_bundle: Path | None 
             "--cls-bundle",
             str(cls_bundle),
             *(["--saliency"] if saliency else []),
+            *([] if gate else ["--no-gate"]),
         ],
         check=True,
     )
@@ -80,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     results = run_demo(args.out.resolve())
     for item in results["radiographs"]:
         probs = {k: round(v, 4) for k, v in (item.get("probabilities") or {}).items()}
+        why = f" ({item['abstain_reason']})" if item.get("abstain_reason") else ""
         print(
-            f"{Path(item['file']).name}: {item.get('prediction')} {probs} "
+            f"{Path(item['file']).name}: decision {item.get('decision')}{why}, {probs} "
             f"lung {100 * item['lung_fraction']:.1f}% -> {item.get('lung_mask', item.get('error'))}"
         )
     for path, why in results["skipped"].items():

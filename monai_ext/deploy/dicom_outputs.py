@@ -3,6 +3,7 @@ Comprehensive 3D SR measurement report (TID 1500), both referencing the source r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import highdicom as hd
@@ -12,6 +13,7 @@ from highdicom.sr import CodedConcept
 from pydicom.sr.codedict import codes
 
 from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE
+from monai_ext.gate import CHECKS
 from monai_ext.utils import atomic_path
 
 __all__ = ["write_classification_sr", "write_lung_seg"]
@@ -56,10 +58,26 @@ COVID_19 = CodedConcept("840539006", "SCT", "COVID-19")
 CHEST_X_RAY = CodedConcept("24627-2", "LN", "Chest X-ray")
 
 
-def write_classification_sr(source: Path, probabilities: dict[str, float], out: Path, version: str = "0.1.0") -> Path:
+#: the concepts of an SR whose radiograph the input gate did not assess (private codes, as the probabilities')
+ASSESSMENT = CodedConcept("ASSESSMENT", CODING_SCHEME, "Assessment by the input gate")
+NOT_ASSESSABLE = CodedConcept("NOT-ASSESSABLE", CODING_SCHEME, "Not assessable")
+REASON = CodedConcept("REASON", CODING_SCHEME, "Reason not assessed")
+
+
+def write_classification_sr(
+    source: Path,
+    probabilities: dict[str, float],
+    out: Path,
+    version: str = "0.1.0",
+    not_assessed: Sequence[str] = (),
+) -> Path:
     """A Comprehensive 3D SR measurement report (TID 1500, highdicom) of the class probabilities of the
     radiograph ``source``: one measurement group (finding COVID-19) with one measurement per class,
-    the algorithm named, the radiograph as source image; written atomically."""
+    the algorithm named, the radiograph as source image; written atomically.
+
+    When the input gate did not answer on the radiograph, ``not_assessed`` names the checks it failed
+    (:data:`monai_ext.gate.CHECKS`): the group then holds no probability, but the qualitative evaluation
+    "Not assessable" and one "Reason not assessed" per failed check."""
     ds = pydicom.dcmread(source, stop_before_pixels=True)
     algorithm = hd.sr.AlgorithmIdentification(name=CLS_BUNDLE, version=version)
     measurements = [
@@ -71,9 +89,19 @@ def write_classification_sr(source: Path, probabilities: dict[str, float], out: 
         )
         for name, p in probabilities.items()
     ]
+    evaluations = None
+    if not_assessed:
+        measurements = None
+        evaluations = [hd.sr.QualitativeEvaluation(name=ASSESSMENT, value=NOT_ASSESSABLE)] + [
+            hd.sr.QualitativeEvaluation(
+                name=REASON, value=CodedConcept(f"GATE-{check.upper()}", CODING_SCHEME, CHECKS.get(check, check))
+            )
+            for check in not_assessed
+        ]
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="COVID-19 classification"),
         measurements=measurements,
+        qualitative_evaluations=evaluations,
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)],
         finding_type=COVID_19,
         algorithm_id=algorithm,

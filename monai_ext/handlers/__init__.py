@@ -1,7 +1,7 @@
 """Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, metric and prediction writers, Grad-CAM saliency."""
 
 from monai_ext.handlers.batchnorm import PreciseBatchNorm, recompute_batchnorm_statistics
-from monai_ext.handlers.calibration import CalibrationFitter, validation_logits
+from monai_ext.handlers.calibration import CalibrationFitter, Recalibration, validation_logits
 from monai_ext.handlers.checkpoint import (
     AtomicCheckpointSaver,
     AtomicDiskSaver,
@@ -13,6 +13,7 @@ from monai_ext.handlers.checkpoint import (
     latest_checkpoint,
 )
 from monai_ext.handlers.classification_writer import PREDICTIONS_FILE, ClassificationWriter, flatten_report
+from monai_ext.handlers.gate import GateFitter, InputGateHandler
 from monai_ext.handlers.manifest import FinishRun, InferenceManifest
 from monai_ext.handlers.metrics_summary import MetricsSummaryJSON
 from monai_ext.handlers.outputs import probs_and_labels, probs_and_onehot
@@ -27,11 +28,14 @@ __all__ = [
     "CalibrationFitter",
     "ClassificationWriter",
     "FinishRun",
+    "GateFitter",
     "InferenceManifest",
+    "InputGateHandler",
     "LatestCheckpointLoader",
     "LogLikelihood",
     "MetricsSummaryJSON",
     "PreciseBatchNorm",
+    "Recalibration",
     "ResumableEarlyStopHandler",
     "ResumeMismatchError",
     "RunRecord",

@@ -12,16 +12,18 @@ import torch
 from ignite.engine import Engine
 
 from monai_ext.constants import Keys
+from monai_ext.gate.gate import ABSTAIN
 from monai_ext.handlers.outputs import RowWriter, item_field, item_label, item_name
 from monai_ext.metrics.calibration import (
     brier_score,
     decision,
+    ece_interval,
     expected_calibration_error,
     operating_threshold,
     reliability_curve,
     uncalibrated,
 )
-from monai_ext.metrics.classification import classification_report, decision_report
+from monai_ext.metrics.classification import classification_report, decision_report, gate_report
 from monai_ext.utils import CSVRows, write_csv, write_json
 
 __all__ = ["PREDICTIONS_FILE", "ClassificationWriter", "flatten_report"]
@@ -100,9 +102,20 @@ class ClassificationWriter(RowWriter):
             if self.file is not None:  # appended and flushed as each image is done
                 self.file.append(self._line(row, self._labelled_run))
 
+    @property
+    def _decides(self) -> bool:
+        """Whether rows have a ``decision``: the class at the saved threshold, or the gate's ``abstain``."""
+        return self.threshold is not None or "gate" in self.fields
+
+    def _decision(self, r: dict[str, Any]) -> str:
+        if r.get("gate") == ABSTAIN:
+            return ABSTAIN
+        chosen = decision(r["probs"], self.class_names, self.threshold)
+        return chosen if chosen is not None else self.class_names[int(np.argmax(r["probs"]))]
+
     def _header(self, labelled: bool) -> list[str]:
         header = [Keys.NAME, Keys.PATIENT_ID, Keys.SOURCE, *[f"prob_{c}" for c in self.class_names], "predicted"]
-        if self.threshold is not None:
+        if self._decides:
             header.append("decision")
         if labelled:
             header.append("true")
@@ -111,8 +124,8 @@ class ClassificationWriter(RowWriter):
     def _line(self, r: dict[str, Any], labelled: bool) -> list[Any]:
         line = [r[Keys.NAME], r[Keys.PATIENT_ID], r[Keys.SOURCE], *[f"{p:.6f}" for p in r["probs"]]]
         line.append(self.class_names[int(np.argmax(r["probs"]))])
-        if self.threshold is not None:
-            line.append(decision(r["probs"], self.class_names, self.threshold))
+        if self._decides:
+            line.append(self._decision(r))
         if labelled:
             line.append(self.class_names[r[Keys.LABEL]] if Keys.LABEL in r else "")
         return line + [r[name] for name in self.fields]
@@ -136,11 +149,21 @@ class ClassificationWriter(RowWriter):
         if self.threshold is not None:
             positive = len(self.class_names) - 1  # the last class, as in the decision column
             result["overall"]["at_threshold"] = decision_report(y == positive, probs[:, positive], self.threshold)
+        gates = {r.get("gate") for r in self.rows}
+        result["overall"]["gate"] = "off" if gates <= {"off", None, ""} else "on"
+        if result["overall"]["gate"] == "on":
+            decided = np.array(
+                [self.class_names.index(d) if (d := self._decision({**r, "gate": ""})) in self.class_names else -1
+                 for r in self.rows]
+            )  # fmt: skip
+            abstained = np.array([r.get("gate") == ABSTAIN for r in self.rows])
+            result["overall"]["gating"] = gate_report(y, probs, self.class_names, decided, abstained, self.n_bootstrap)
         raw = uncalibrated(probs, self.temperature)
         result["overall"]["calibration"] = {
             "temperature": self.temperature,
             "brier": brier_score(probs, y),
             "ece": expected_calibration_error(probs, y),
+            "ece_ci95": ece_interval(probs, y, self.n_bootstrap),
             "brier_uncalibrated": brier_score(raw, y),
             "ece_uncalibrated": expected_calibration_error(raw, y),
             "reliability": reliability_curve(probs, y),
@@ -182,7 +205,23 @@ def flatten_report(report: dict[str, Any]) -> list[list[Any]]:
             rows.append(row(avg, m, entry))
     if "at_threshold" in report:  # the decision at the model's saved operating threshold
         rows += [row("at_threshold", m, report["at_threshold"][m]) for m in ("accuracy", "sensitivity", "specificity")]
+    if report.get("gating"):  # what the input gate did: abstentions, the answered images, abstentions as errors
+        gating = report["gating"]
+        rows.append(row("gate", "abstention_rate", gating["abstention_rate"]))
+        rows.append(row("gate_answered", "decision_accuracy", gating["answered_accuracy"]))
+        if gating["answered"] is not None:
+            rows += [row("gate_answered", "accuracy", gating["answered"]["accuracy"])]
+            rows += [row("gate_answered", "auc", gating["answered"]["auc"])]
+        rows += [row("gate_abstain_as_error", m, v) for m, v in gating["abstain_as_error"].items()]
     if "calibration" in report:
+        calibration = report["calibration"]
         figures = ("brier", "ece", "brier_uncalibrated", "ece_uncalibrated")
-        rows += [row("calibration", m, report["calibration"][m]) for m in figures]
+        rows += [
+            row(
+                "calibration",
+                m,
+                {"value": calibration[m], "ci95": calibration["ece_ci95"]} if m == "ece" else calibration[m],
+            )
+            for m in figures
+        ]
     return rows

@@ -30,8 +30,10 @@ from monailabel.tasks.train.bundle import BundleTrainTask
 from monai_ext.bundle import read_model_folder
 from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE, Keys
 from monai_ext.data import write_png
+from monai_ext.gate import ABSTAIN, InputGate, PenultimateFeatures
 from monai_ext.label.requests import check_train_request
 from monai_ext.metrics.calibration import decision, operating_threshold
+from monai_ext.networks import feature_layer
 from monai_ext.transforms import SaveLungMaskd
 from monai_ext.visualize import ClassSaliency
 
@@ -69,8 +71,11 @@ class LungSegmentationInfer(BundleInferTask):
 class CovidClassificationInfer(BundleInferTask):
     """Class probabilities of a chest radiograph; ``seg_bundle`` predicts the lung mask when needed.
 
-    The JSON answer has each class's (temperature-scaled) probability, the predicted class and, for a
-    binary model with a saved operating threshold (``models/calibration.json``), the ``decision`` at it.
+    The JSON answer has each class's (temperature-scaled) probability, the predicted class, the
+    ``decision`` (for a binary model with a saved operating threshold, ``models/calibration.json``, the
+    class at it; ``abstain`` when the input gate does not answer: :mod:`monai_ext.gate`) and ``gate``:
+    what the gate said (``answer``, ``abstain`` or ``off``), ``abstain_reason`` and its scores. A request
+    with ``"gate": false`` turns the gate off for that request.
     A request with ``"saliency": true`` also gets a Grad-CAM map of the predicted class
     (:class:`~monai_ext.visualize.ClassSaliency`, on the bundle's ``model.pt`` network): its share inside
     the lungs in the JSON (``saliency``), and its overlay over the classifier's input as the answer's
@@ -85,13 +90,17 @@ class CovidClassificationInfer(BundleInferTask):
         model = read_model_folder(os.path.join(path, "models"), CLS_BUNDLE)  # checked before any request
         self.class_names = model.classes()
         self.threshold = operating_threshold(model.calibration["threshold"], self.class_names)
+        self.gate = InputGate.from_model_folder(model)
         self.labels = {name: i for i, name in enumerate(self.class_names)}
         self._saliency: ClassSaliency | None = None  # of the cached network: its hooks go on once
 
     def run_inferer(self, data: dict[str, Any], convert_to_batch: bool = True, device: str = "cuda") -> dict[str, Any]:
-        data = super().run_inferer(data, convert_to_batch, device)
-        if str(data.get("saliency", "false")).lower() in ("true", "1"):
-            network = self._get_network(device, data)
+        network = self._get_network(device, data)  # the cached network super() runs: its features feed the gate
+        with PenultimateFeatures(feature_layer(network)) as features:
+            data = super().run_inferer(data, convert_to_batch, device)
+        gate = self.gate if data.get("gate", True) else InputGate(enabled=False)
+        data["gate_result"] = gate.decide_on(data, gate.ood_distances(features.last)[0])
+        if data.get("saliency"):
             if self._saliency is None or self._saliency.network is not network:
                 self._saliency = ClassSaliency(network)
             predicted = int(torch.as_tensor(data[Keys.PRED]).flatten().argmax())
@@ -106,8 +115,11 @@ class CovidClassificationInfer(BundleInferTask):
         probs = np.asarray(data[Keys.PRED], dtype=np.float64).reshape(-1)
         scores = {name: round(float(p), 6) for name, p in zip(self.class_names, probs)}
         answer: dict[str, Any] = {"prediction": self.class_names[int(probs.argmax())], "probabilities": scores}
+        chosen = decision(probs, self.class_names, self.threshold) or answer["prediction"]
         if self.threshold is not None:
-            answer.update(threshold=self.threshold, decision=decision(probs, self.class_names, self.threshold))
+            answer["threshold"] = self.threshold
+        result = data["gate_result"]
+        answer.update(decision=ABSTAIN if result.abstains else chosen, **result.fields())
         if "saliency_overlay" not in data:
             return None, answer
         answer["saliency"] = data["saliency"]

@@ -17,6 +17,7 @@ from scipy.special import log_softmax, softmax
 __all__ = [
     "brier_score",
     "decision",
+    "ece_interval",
     "expected_calibration_error",
     "fit_calibration",
     "fit_temperature",
@@ -125,6 +126,18 @@ def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], n_bins:
     bins = reliability_curve(probs, labels, n_bins)
     n = sum(b["n"] for b in bins)
     return float(sum(b["n"] * abs(b["accuracy"] - b["confidence"]) for b in bins) / n)
+
+
+def ece_interval(
+    probs: np.ndarray, labels: Sequence[int], n_bootstrap: int = 1000, seed: int = 0
+) -> list[float | None]:
+    """The 95% percentile interval of :func:`expected_calibration_error` over ``n_bootstrap`` resamples of the images."""
+    from monai_ext.metrics.intervals import percentile_interval
+
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=int)
+    rng = np.random.default_rng(seed)
+    samples = [rng.integers(0, len(labels), len(labels)) for _ in range(n_bootstrap)]
+    return percentile_interval([expected_calibration_error(probs[i], labels[i]) for i in samples])
 
 
 def _has_both(positive: np.ndarray) -> bool:

@@ -15,6 +15,7 @@ __all__ = [
     "classification_report",
     "confusion_matrix",
     "decision_report",
+    "gate_report",
     "roc_auc",
     "roc_curve",
     "wilson_interval",
@@ -165,3 +166,41 @@ def decision_report(positive: Sequence[bool], scores: Sequence[float], threshold
         "sensitivity": _proportion(tp, int(positive.sum())),
         "specificity": _proportion(tn, int((~positive).sum())),
     }
+
+
+def gate_report(
+    y: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+    decided: np.ndarray,
+    abstained: np.ndarray,
+    n_bootstrap: int = 1000,
+) -> dict[str, Any]:
+    """What the input gate did to a labelled split: the abstention rate (Wilson 95% interval), the accuracy of
+    the decisions on the images answered on (``answered_accuracy``) and all their figures (``answered``:
+    :func:`classification_report`, at the argmax), and the decisions counting an abstention as an error
+    (``abstain_as_error``: accuracy and, binary, sensitivity and specificity).
+
+    Args:
+        y: class indices ``(N,)``; probs: probabilities ``(N, C)``.
+        decided: the decided class index per image ``(N,)`` (at the operating threshold, else the argmax).
+        abstained: whether the gate abstained on each image ``(N,)``.
+    """
+    y, abstained, decided = np.asarray(y, int), np.asarray(abstained, bool), np.asarray(decided, int)
+    answered = ~abstained
+    right = (decided == y) & answered
+    out: dict[str, Any] = {
+        "abstention_rate": _proportion(int(abstained.sum()), len(y)),
+        "answered_accuracy": _proportion(int(right.sum()), int(answered.sum())),
+        "answered": (
+            classification_report(y[answered], probs[answered], class_names, n_bootstrap)
+            if answered.sum() > 1
+            else None
+        ),
+        "abstain_as_error": {"accuracy": _proportion(int(right.sum()), len(y))},
+    }
+    if len(class_names) == 2:
+        positive = y == 1
+        out["abstain_as_error"]["sensitivity"] = _proportion(int((right & positive).sum()), int(positive.sum()))
+        out["abstain_as_error"]["specificity"] = _proportion(int((right & ~positive).sum()), int((~positive).sum()))
+    return out

@@ -1,6 +1,6 @@
 """Networks MONAI lacks: the FPN-DenseNet121 lung segmenter and the torchvision classifiers."""
 
-from monai_ext.networks.classifier import SALIENCY_LAYERS, TorchVisionClassifier, saliency_layer
+from monai_ext.networks.classifier import SALIENCY_LAYERS, TorchVisionClassifier, feature_layer, saliency_layer
 from monai_ext.networks.fpn_densenet import FPNDenseNet121
 from monai_ext.networks.precision import autocast_dtype, cpu_has_fast_bf16, engine_amp, with_precision
 from monai_ext.networks.prepare import prepare_network
@@ -16,6 +16,7 @@ __all__ = [
     "check_pretrained",
     "cpu_has_fast_bf16",
     "engine_amp",
+    "feature_layer",
     "prepare_network",
     "require_pretrained",
     "saliency_layer",

@@ -9,7 +9,7 @@ from torch import nn
 from monai_ext.constants import BACKBONES
 from monai_ext.networks.pretrained import require_pretrained
 
-__all__ = ["SALIENCY_LAYERS", "TorchVisionClassifier", "saliency_layer"]
+__all__ = ["SALIENCY_LAYERS", "TorchVisionClassifier", "feature_layer", "saliency_layer"]
 
 #: backbone name (:data:`~monai_ext.constants.BACKBONES`) -> (torchvision builder, ImageNet weights enum name,
 #: path of the last linear layer)
@@ -28,20 +28,34 @@ SALIENCY_LAYERS = {
 }
 
 
+def _classifier(network: nn.Module, what: str) -> tuple[TorchVisionClassifier, str]:
+    """The :class:`TorchVisionClassifier` inside ``network`` (DistributedDataParallel or DataParallel wrappers
+    taken off) and the ``module.`` prefix of its names; refuses any other network (a TorchScript export has
+    no layers to hook)."""
+    prefix = ""
+    while isinstance(getattr(network, "module", None), nn.Module):
+        network, prefix = network.module, prefix + "module."
+    if not isinstance(network, TorchVisionClassifier) or getattr(network, "backbone_name", None) not in ARCHITECTURES:
+        raise TypeError(
+            f"no {what} is known for a {type(network).__name__}: it needs the bundle's "
+            "TorchVisionClassifier (not a TorchScript export), or the layer named explicitly"
+        )
+    return network, prefix
+
+
 def saliency_layer(network: nn.Module) -> str:
     """The name of ``network``'s Grad-CAM target layer (:data:`SALIENCY_LAYERS`), with the ``module.``
     prefix of a DistributedDataParallel or DataParallel wrapper. Refuses a network that is not a
     :class:`TorchVisionClassifier` (a TorchScript export has no layers to hook): name the layer instead."""
-    prefix = ""
-    while isinstance(getattr(network, "module", None), nn.Module):
-        network, prefix = network.module, prefix + "module."
-    backbone = getattr(network, "backbone_name", None)
-    if not isinstance(network, TorchVisionClassifier) or backbone not in SALIENCY_LAYERS:
-        raise TypeError(
-            f"no Grad-CAM layer is known for a {type(network).__name__}: saliency needs the bundle's "
-            "TorchVisionClassifier (not a TorchScript export), or the target layer named explicitly"
-        )
-    return prefix + SALIENCY_LAYERS[backbone]
+    classifier, prefix = _classifier(network, "Grad-CAM layer")
+    return prefix + SALIENCY_LAYERS[classifier.backbone_name]
+
+
+def feature_layer(network: nn.Module) -> nn.Module:
+    """``network``'s last linear layer, whose input is the penultimate features (the input gate's
+    out-of-distribution score, :class:`~monai_ext.gate.PenultimateFeatures`)."""
+    classifier, _ = _classifier(network, "feature layer")
+    return classifier.net.get_submodule(ARCHITECTURES[classifier.backbone_name][2])
 
 
 class TorchVisionClassifier(nn.Module):

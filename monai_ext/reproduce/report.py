@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from monai_ext.constants import INPUT_MODES
+from monai_ext.gate.targets import SETS as GATE_SETS
 from monai_ext.reproduce.figures import draw_figures
 from monai_ext.reproduce.probe import shortcut_probe
 from monai_ext.reproduce.results import collect_results
@@ -194,6 +195,52 @@ def _shortcut_experiment_section(results: dict[str, Any]) -> str:
         "second (out-of-source). A model that learned the marker falls out of source; one that sees only the "
         "lungs cannot see the marker.\n\n" + _IN_OUT_HEADER + "\n".join(_in_out_rows(shortcut["runs"]))
     )
+
+
+def _gate_section(results: dict[str, Any]) -> str:
+    """Per run: what the input gate abstained on, on the test split and on what is not a chest radiograph."""
+    runs = {k: r["gate"] for k, r in results["classification"].items() if r.get("gate")}
+    if not runs:
+        return "No run had the gate on."
+    found = {s for g in runs.values() for s in (g.get("not_chest") or {})}
+    sets = [s for s in GATE_SETS if s in found]
+    header = (
+        "| run | test: abstained % | test: decisions right, of those answered % | test: decisions right, abstention = error % | "
+        "not chest radiographs: abstained % | " + " | ".join(f"{s} %" for s in sets) + " |"
+    )
+    lines = [header, "|---|---|---|---|---|" + "---|" * len(sets)]
+    for key, gate in runs.items():
+        test = gate.get("test") or {}
+        answered = test.get("answered_accuracy")
+        error = (test.get("abstain_as_error") or {}).get("accuracy")
+        other = gate.get("not_chest") or {}
+        cells = [_fmt(test.get("abstention_rate")), _fmt(answered), _fmt(error), _fmt(other.get("all"))]
+        cells += [_fmt(other.get(s)) for s in sets]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _recalibration_section(results: dict[str, Any]) -> str:
+    """The two-hospital recalibration: each shortcut run at the second hospital before and after."""
+    recalibrated = (results.get("shortcut") or {}).get("recalibration")
+    if not recalibrated:
+        return "Not run (the profile's `shortcut` has no `recalibrate`)."
+    header = (
+        "| run | images refitted on | judged on | ECE before | ECE after | accuracy at the threshold before % | "
+        "after % | threshold before -> after | temperature before -> after |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+    for key, r in recalibrated.items():
+        cal = r["calibration"]
+        original = cal["recalibration"]["original"]
+        acc = [(r[w].get("at_threshold") or {}).get("accuracy") for w in ("before", "after")]
+        lines.append(
+            f"| {key} | {cal['recalibration']['n_images']} | {r['after']['n']} | {_fmt(r['before']['ece'], pct=False)} | "
+            f"{_fmt(r['after']['ece'], pct=False)} | {_fmt(acc[0])} | {_fmt(acc[1])} | "
+            f"{original.get('threshold') or 0:.3f} -> {cal.get('threshold') or 0:.3f} | "
+            f"{original.get('temperature', 1.0):.2f} -> {cal['temperature']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def _held_out_sources_section(results: dict[str, Any], profile: dict) -> str:
@@ -411,6 +458,25 @@ map may also fall on the blacked-out background. Overlays of the same test image
 ## A shortcut caught: one hospital's marker, another hospital's test
 
 {_shortcut_experiment_section(results)}
+
+## A new site's recalibration
+
+The trained hospital's models at the second hospital, refitted without retraining on a few of its own
+labelled images (the bundle's `recalibrate`: temperature and operating threshold, and the input gate's
+threshold), and judged on the rest of its images, before and after:
+
+{_recalibration_section(results)}
+
+## The input gate: not assessable instead of a probability
+
+Each input passes the gate before a decision (header, colour, lung mask: plausible, upright, not
+inverted; the segmenter's test-time agreement; the classifier's features against the training images').
+On the test split, the share of images it abstained on, the accuracy on those it answered, and the
+accuracy counting an abstention as an error; on images that are not chest radiographs (other
+modalities and body parts, natural images, test radiographs inverted, turned by 90 degrees and upside
+down: `gate/sets`), the share abstained on, overall and per set, with Wilson 95% intervals:
+
+{_gate_section(results)}
 
 ## Leave one source out
 

@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 
 from monai_ext.bundle.model_folder import CALIBRATION_FILE
+from monai_ext.metrics.classification import wilson_interval
 from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.reproduce.study import StudyPaths
+from monai_ext.utils import read_csv
 
-__all__ = ["collect_results", "headline", "in_and_out_of_source", "per_image"]
+__all__ = ["collect_results", "gate_results", "headline", "in_and_out_of_source", "per_image", "site_recalibration"]
 
 
 def headline(report: dict) -> dict[str, dict]:
@@ -58,6 +60,55 @@ def in_and_out_of_source(experiment: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def gate_results(run: Path, metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """What the input gate did for one classifier: on the test split (``gating`` of its evaluation: the
+    abstention rate, the answered images' figures, abstentions counted as errors) and on the images that
+    are not chest radiographs (``run/gate``: abstained on, overall and per set, an image the reader
+    refused counting as abstained on); None when the run had no gate."""
+    out: dict[str, Any] = {"test": metrics["overall"].get("gating")}
+    manifest = run / "gate" / "manifest.csv"
+    if manifest.is_file():
+        decisions = {r["input"]: "abstain" if r["status"] == "skipped" else "" for r in read_csv(manifest)}
+        if (run / "gate" / "predictions.csv").is_file():
+            decisions |= {r["name"]: r["decision"] for r in read_csv(run / "gate" / "predictions.csv")}
+        sets: dict[str, list[bool]] = {}
+        for name, decision in decisions.items():
+            sets.setdefault(name.split("/")[0], []).append(decision == "abstain")
+        out["not_chest"] = {
+            name: _share(sum(v), len(v)) for name, v in [("all", [x for v in sets.values() for x in v]), *sets.items()]
+        }
+    return out if out["test"] or out.get("not_chest") else None
+
+
+def _share(k: int, n: int) -> dict[str, Any]:
+    low, high = wilson_interval(k, n)
+    return {"value": k / n if n else None, "ci95": [low, high], "k": k, "n": n}
+
+
+def site_recalibration(experiment: Path) -> dict[str, dict[str, Any]]:
+    """Per classifier of the two-hospital experiment recalibrated at the second hospital: its figures on the
+    site's judged images before (``eval_site_before``) and after (``eval_site_after``): the expected
+    calibration error, and the accuracy, sensitivity and specificity at the operating threshold."""
+    out = {}
+    for run in sorted(experiment.glob("cls/*_*")):
+        figures = {}
+        for name in ("before", "after"):
+            metrics = run / f"eval_site_{name}" / "metrics.json"
+            if metrics.is_file():
+                overall = json.loads(metrics.read_text())["overall"]
+                calibration = overall["calibration"]
+                figures[name] = {
+                    "ece": {"value": calibration["ece"], "ci95": calibration.get("ece_ci95", [None, None])},
+                    "at_threshold": overall.get("at_threshold"),
+                    "n": overall["n"],
+                }
+        site = run / "models_site" / CALIBRATION_FILE
+        if len(figures) == 2 and site.is_file():
+            figures["calibration"] = json.loads(site.read_text())
+            out[run.name] = figures
+    return out
+
+
 def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
     """Read every run's metrics back into one structure (``results.json``)."""
     results: dict[str, Any] = {"classification": {}, "segmentation": {}}
@@ -76,11 +127,14 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
                     "per_source": metrics.get("per_source", {}),
                     "calibration": json.loads(calibration.read_text()) if calibration.is_file() else None,
                     "saliency": json.loads(saliency.read_text()) if saliency.is_file() else None,
+                    "gate": gate_results(paths.cls(backbone, mode), metrics),
                 }
     shortcut = in_and_out_of_source(paths.shortcut)
     hospitals = paths.shortcut / "data" / "hospitals.json"
     if shortcut and hospitals.is_file():
         results["shortcut"] = {"hospitals": json.loads(hospitals.read_text()), "runs": shortcut}
+        if recalibrated := site_recalibration(paths.shortcut):
+            results["shortcut"]["recalibration"] = recalibrated
     held = in_and_out_of_source(paths.run_dir)  # the main runs, when the study held sources out
     if held:
         results["held_out_sources"] = held

@@ -14,6 +14,7 @@ from pathlib import Path
 from monai_ext.bundle import bundle_command, override_args
 from monai_ext.constants import BACKBONES, CLS_BUNDLE, INPUT_MODES, REPO_ROOT, SEG_BUNDLE
 from monai_ext.data_lists.covidx import source_classes
+from monai_ext.gate.targets import SETS_FILE as GATE_SETS_FILE
 from monai_ext.reproduce.steps import Step
 from monai_ext.synthetic.dataset import DEFAULTS
 
@@ -39,7 +40,8 @@ SHORTCUT_EXPERIMENT = {
     "size": 128,
     "backbone": "resnet50",
     "modes": ["cxr", "lung"],
-    "cls": {"max_epochs": 10},
+    "cls": {"max_epochs": 9},
+    "recalibrate": {"n": 60},
 }
 #: the bundles' resume checkpoints (``AtomicCheckpointSaver`` in train.json), deleted once training is complete
 RESUME_FILES = ["checkpoint_epoch=*.pt"]
@@ -57,14 +59,15 @@ CLS_CONFIGS = REPO_ROOT / "bundles" / CLS_BUNDLE / "configs"
 PROFILES = {
     "default": {
         "synthetic": DEFAULTS,
-        "seg": {"image_size": 128, "max_epochs": 24, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
+        "seg": {"image_size": 128, "max_epochs": 22, "batch_size": 8, "learning_rate": 0.002, "pretrained": False},
         "cls": {"image_size": 64, "max_epochs": 15, "batch_size": 16, "patience": 5, "pretrained": False},
         "cls_per_backbone": {
             "resnet50": {"learning_rate": 0.001},
-            "vgg19_bn": {"max_epochs": 5},
+            "vgg19_bn": {"max_epochs": 4},
             "efficientnet_b7": {"max_epochs": 4},
         },
         "shortcut": SHORTCUT_EXPERIMENT,
+        "gate": {"per_set": 6},
         "val_fraction": 0.15,
         "n_bootstrap": 1000,
         "test_sources": None,
@@ -81,6 +84,7 @@ PROFILES = {
             "pretrained": True,
         },
         "shortcut": SHORTCUT_EXPERIMENT,
+        "gate": {"per_set": 100},
         "leave_one_source_out": {"min_images": 200, "modes": ["cxr", "lung"]},
         "val_fraction": 0.1,
         "n_bootstrap": 1000,
@@ -98,7 +102,14 @@ PROFILES = {
             "learning_rate": 0.001,
             "pretrained": False,
         },
-        "shortcut": {"n": 40, "size": 64, "backbone": "resnet50", "modes": ["cxr", "lung"]},
+        "shortcut": {
+            "n": 40,
+            "size": 64,
+            "backbone": "resnet50",
+            "modes": ["cxr", "lung"],
+            "recalibrate": {"n": 10, "min_images": 8, "min_per_class": 2},
+        },
+        "gate": {"per_set": 2},
         "leave_one_source_out": {"min_images": 1000, "modes": ["cxr"]},
         "val_fraction": 0.2,
         "n_bootstrap": 100,
@@ -136,6 +147,20 @@ class StudyPaths:
     @property
     def shortcut(self) -> Path:
         return self.run_dir / "shortcut"
+
+    @property
+    def gate_sets(self) -> Path:
+        """The images the input gate must not answer on (:func:`monai_ext.gate.targets.write_sets`)."""
+        return self.run_dir / "gate" / "sets"
+
+    @property
+    def gate_masks(self) -> Path:
+        return self.run_dir / "gate" / "masks"
+
+    @property
+    def site_list(self) -> Path:
+        """The second hospital's images split for recalibration (:func:`monai_ext.data_lists.recalibration_split`)."""
+        return self.shortcut / "site.json"
 
     def loso(self, source: str) -> Path:
         """The leave-one-source-out experiment that holds ``source`` out."""
@@ -267,10 +292,12 @@ def _classifier(
     masks: Path,
     datalist: Path,
     in_source: bool = False,
+    ood: tuple[Path, Path] | None = None,
 ) -> list[Step]:
     """Train one classifier, then evaluate it on the data list's test split (``run/eval``) and, with
     ``in_source`` (a list built with ``--test-sources``), on ``test_in_source`` too (``run/eval_in_source``:
-    the held-out patients of the training sources)."""
+    the held-out patients of the training sources); with ``ood`` (the folder of :func:`gate_steps`' images
+    and their masks), run its inference there (``run/gate``: what the input gate answers on)."""
     common = [
         "--dataset_dir",
         str(dataset),
@@ -313,6 +340,31 @@ def _classifier(
             resume_files=RESUME_FILES,
         )
     ]
+    if ood is not None:  # the input gate on what is not a chest radiograph, with the masks segmented once
+        sets, masks_of_sets = ood
+        steps.append(
+            Step(
+                name=f"{name}_gate",
+                command=bundle_command(
+                    "run",
+                    "--config_file",
+                    CLS_CONFIGS / "inference.json",
+                    "--dataset_dir",
+                    sets,
+                    "--mask_dir",
+                    masks_of_sets,
+                    "--ckpt_dir",
+                    run / "models",
+                    "--num_workers",
+                    "0",
+                    "--output_dir",
+                    run / "gate",
+                ),
+                outputs=[run / "gate" / "predictions.csv"],
+                inputs=[model, masks_of_sets / "manifest.csv", *configs],
+                work_dirs=[run / "gate"],
+            )
+        )
     splits = {"eval": "test", **({"eval_in_source": "test_in_source"} if in_source else {})}
     for folder, split in splits.items():
         steps.append(
@@ -352,6 +404,7 @@ def _classifiers(
     datalist: Path,
     in_source: bool = False,
     overrides: dict | None = None,
+    ood: tuple[Path, Path] | None = None,
 ) -> list[Step]:
     """:func:`_classifier` steps of every backbone x mode, named ``<prefix><backbone>_<mode>``, each in
     ``run_of(backbone, mode)``, with :func:`cls_settings` changed by ``overrides``."""
@@ -361,7 +414,7 @@ def _classifiers(
         for mode in modes:
             run = run_of(backbone, mode)
             name = f"{prefix}{backbone}_{mode}"
-            steps += _classifier(name, profile, cls, backbone, mode, run, dataset, masks, datalist, in_source)
+            steps += _classifier(name, profile, cls, backbone, mode, run, dataset, masks, datalist, in_source, ood)
     return steps
 
 
@@ -461,12 +514,49 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
             *(["--test-sources", ",".join(held)] if held else []),
         ),
     ]
-    steps += _classifiers("cls_", profile, backbones, modes, paths.cls, paths.covidx, paths.masks, cls_list, bool(held))
+    ood = None
+    if profile.get("gate"):
+        steps += gate_steps(paths, profile)
+        ood = (paths.gate_sets, paths.gate_masks)
+    steps += _classifiers(
+        "cls_", profile, backbones, modes, paths.cls, paths.covidx, paths.masks, cls_list, bool(held), ood=ood
+    )
     if profile.get("shortcut"):
         steps += shortcut_steps(paths, profile)
     if profile.get("leave_one_source_out"):
         steps += leave_one_source_out_steps(paths, profile, backbones)
     return steps
+
+
+def gate_steps(paths: StudyPaths, profile: dict) -> list[Step]:
+    """The images the input gate must not answer on (other modalities and body parts, natural images, and
+    the first ``gate.per_set`` test radiographs inverted, turned and upside down:
+    :func:`monai_ext.gate.targets.write_sets`), then their lung masks (with the segmenter's test-time
+    disagreement, in the manifest) by the study's model, once for every classifier."""
+    test = paths.covidx / "test"
+    per_set = profile["gate"].get("per_set")
+    return [
+        Step(
+            name="gate_sets",
+            command=[
+                sys.executable,
+                "-m",
+                "monai_ext.gate.targets",
+                "--sets-only",
+                "--cxr",
+                str(test),
+                "--out",
+                str(paths.gate_sets),
+                *(["--per-set", str(per_set)] if per_set else []),
+            ],
+            outputs=[paths.gate_sets / GATE_SETS_FILE],
+            settings={"per_set": per_set},
+            work_dirs=[paths.gate_sets],
+        ),
+        _segment_folder(
+            "gate_masks", paths, profile["seg"], paths.gate_sets, paths.gate_masks, [paths.gate_sets / GATE_SETS_FILE]
+        ),
+    ]
 
 
 def held_out_sources(covidx: Path, min_images: int) -> list[str]:
@@ -563,4 +653,93 @@ def shortcut_steps(paths: StudyPaths, profile: dict) -> list[Step]:
         True,
         how.get("cls"),
     )
+    if how.get("recalibrate"):
+        steps += recalibration_steps(paths, profile, data / "covidx", masks, datalist)
+    return steps
+
+
+def recalibration_steps(paths: StudyPaths, profile: dict, dataset: Path, masks: Path, datalist: Path) -> list[Step]:
+    """A new site's recalibration, on the two-hospital experiment: ``shortcut.recalibrate.n`` images of the second
+    hospital (stratified, by patient) as the site's own labelled images, the rest to judge on; each of the
+    shortcut classifiers recalibrated on them (``models_site``: the bundle's ``recalibrate``, with the other
+    ``shortcut.recalibrate`` settings) and evaluated on the rest before (``eval_site_before``) and after
+    (``eval_site_after``)."""
+    how = profile["shortcut"]
+    recalibrate = dict(how["recalibrate"])
+    n = recalibrate.pop("n")
+    configs = sorted(CLS_CONFIGS.glob("*.json"))
+    steps = [
+        Step(
+            name="shortcut_site_list",
+            command=[
+                sys.executable,
+                "-m",
+                "monai_ext.data_lists",
+                "site",
+                "--datalist",
+                str(datalist),
+                "--split",
+                "test",
+                "--n",
+                str(n),
+                "--seed",
+                str(profile["seed"]),
+                "--out",
+                str(paths.site_list),
+            ],
+            outputs=[paths.site_list],
+            inputs=[datalist],
+            settings={"n": n},
+        )
+    ]
+    for mode in how["modes"]:
+        run = paths.experiment_cls(paths.shortcut, how["backbone"], mode)
+        name = f"shortcut_{how['backbone']}_{mode}"
+        data_args = ["--dataset_dir", str(dataset), "--mask_dir", str(masks), "--datalist", str(paths.site_list),
+                     "--num_workers", "0", "--seed", str(profile["seed"])]  # fmt: skip
+        steps.append(
+            Step(
+                name=f"{name}_recalibrate",
+                command=bundle_command(
+                    "run",
+                    "recalibrate",
+                    "--config_file",
+                    f"['{CLS_CONFIGS / 'train.json'}','{CLS_CONFIGS / 'recalibrate.json'}']",
+                    *data_args,
+                    "--ckpt_dir",
+                    run / "models",
+                    "--output_dir",
+                    run / "models_site",
+                    *override_args(recalibrate),
+                ),
+                outputs=[run / "models_site" / "calibration.json"],
+                inputs=[paths.site_list, run / "models" / "model.pt", *configs],
+                settings=recalibrate,
+                work_dirs=[run / "models_site"],
+            )
+        )
+        for folder, models in (("eval_site_before", "models"), ("eval_site_after", "models_site")):
+            steps.append(
+                Step(
+                    name=f"{name}_{folder.removeprefix('eval_')}",
+                    command=bundle_command(
+                        "run",
+                        "evaluating",
+                        "--config_file",
+                        f"['{CLS_CONFIGS / 'train.json'}','{CLS_CONFIGS / 'evaluate.json'}']",
+                        *data_args,
+                        "--ckpt_dir",
+                        run / models,
+                        "--output_dir",
+                        run / folder,
+                        "--eval_split",
+                        "test",
+                        "--n_bootstrap",
+                        profile["n_bootstrap"],
+                    ),
+                    outputs=[run / folder / "metrics.json"],
+                    inputs=[paths.site_list, run / models / "calibration.json", *configs],
+                    work_dirs=[run / folder],
+                )
+            )
     return steps

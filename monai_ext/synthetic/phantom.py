@@ -79,7 +79,8 @@ def make_phantom(rng: np.random.Generator, size: int, label: str) -> Phantom:
 
     image = 0.50 * body_soft
     image -= rng.uniform(0.28, 0.36) * lung_soft
-    image += 0.05 * gaussian_filter((domes[0] | domes[1]).astype(np.float64) * body, 2.0)
+    # the abdomen under the diaphragm: dense soft tissue, brighter than the neck and shoulders above the lungs
+    image += 0.18 * gaussian_filter((domes[0] | domes[1]).astype(np.float64) * body, 2.0)
     image += 0.13 * gaussian_filter(heart.astype(np.float64), 4.0 * size / 256)
     mediastinum = (np.abs(x - cx) < gap + 0.01) & (y < heart_c[1]) & (y > 0.05)
     image += 0.16 * gaussian_filter(mediastinum.astype(np.float64), 3.0)

@@ -6,8 +6,15 @@ from monai_ext.transforms.calibration import (
     TemperatureScaled,
     TemperatureScaleDict,
 )
+from monai_ext.transforms.gate import AssessInput, AssessInputD, AssessInputd, AssessInputDict
 from monai_ext.transforms.io.array import LoadCXR
 from monai_ext.transforms.io.dictionary import LoadCXRD, LoadCXRd, LoadCXRDict
+from monai_ext.transforms.mask.agreement import (
+    LungMaskAgreement,
+    LungMaskAgreementD,
+    LungMaskAgreementd,
+    LungMaskAgreementDict,
+)
 from monai_ext.transforms.mask.array import INPUT_MODES, ApplyLungMask, SaveLungMask, needs_lung_mask
 from monai_ext.transforms.mask.dictionary import (
     ApplyLungMaskD,
@@ -32,10 +39,18 @@ __all__ = [
     "ApplyLungMaskD",
     "ApplyLungMaskDict",
     "ApplyLungMaskd",
+    "AssessInput",
+    "AssessInputD",
+    "AssessInputDict",
+    "AssessInputd",
     "LoadCXR",
     "LoadCXRD",
     "LoadCXRDict",
     "LoadCXRd",
+    "LungMaskAgreement",
+    "LungMaskAgreementD",
+    "LungMaskAgreementDict",
+    "LungMaskAgreementd",
     "LungMaskPredictor",
     "LungMaskQualityd",
     "PredictLungMaskD",

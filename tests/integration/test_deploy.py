@@ -20,6 +20,7 @@ from PIL import Image
 
 from monai_ext.deploy.demo import run_demo
 from monai_ext.deploy.finder import find_chest_radiographs
+from monai_ext.gate import CHECKS
 
 pytestmark = pytest.mark.slow
 
@@ -56,14 +57,24 @@ def test_masks_are_at_each_radiographs_size_with_probabilities(demo):
             seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
         )
         assert np.array_equal(seg.pixel_array.reshape(mask.shape) > 0, mask > 0)
-        report = hd.sr.srread(item["classification_sr"])  # DICOM SR: the same probabilities as the JSON
-        found = {m.name.meaning: m.value for m in report.content.get_image_measurement_groups()[0].get_measurements()}
-        assert found == pytest.approx({f"Probability of {k}": v for k, v in item["probabilities"].items()}, abs=1e-6)
-        # the decision at the model's saved threshold, and where it looked (the demo asks for --saliency)
-        assert item["threshold"] == CLS_CALIBRATION["threshold"]
-        assert item["decision"] == (
-            "positive" if item["probabilities"]["positive"] >= item["threshold"] else "negative"
-        )
+        report = hd.sr.srread(item["classification_sr"])
+        group = report.content.get_image_measurement_groups()[0]
+        found = {m.name.meaning: m.value for m in group.get_measurements()}
+        assert item["gate"] in ("answer", "abstain") and item["threshold"] == CLS_CALIBRATION["threshold"]
+        if item["gate"] == "abstain":  # the SR says it was not assessed, and why: no probability
+            assert item["decision"] == "abstain" and item["abstain_reason"] and found == {}
+            evaluations = {(e.name.meaning, e.value.meaning) for e in group.get_qualitative_evaluations()}
+            assert ("Assessment by the input gate", "Not assessable") in evaluations
+            assert {v for n, v in evaluations if n == "Reason not assessed"} == {
+                CHECKS[c] for c in item["not_assessed"]
+            }
+        else:  # DICOM SR: the same probabilities as the JSON, the decision at the model's saved threshold
+            assert found == pytest.approx(
+                {f"Probability of {k}": v for k, v in item["probabilities"].items()}, abs=1e-6
+            )
+            assert item["decision"] == (
+                "positive" if item["probabilities"]["positive"] >= item["threshold"] else "negative"
+            )
         saliency = item["saliency"]
         assert saliency["method"] == "Grad-CAM" and saliency["explained"] == item["prediction"]
         assert 0 <= saliency["in_lung"] <= 1 and 0 < saliency["lung_area"] < 1
@@ -78,3 +89,20 @@ def test_finder_refuses_non_radiographs(tmp_path):
     ct.save_as(tmp_path / "ct.dcm")
     chosen, skipped = find_chest_radiographs(tmp_path)
     assert chosen == [] and "modality CT" in skipped[str(tmp_path / "ct.dcm")]
+
+
+def test_an_sr_of_a_radiograph_not_assessed_says_why(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    from monai_ext.deploy.dicom_outputs import write_classification_sr
+
+    out = write_classification_sr(
+        Path(get_testdata_file("RG1_UNCR.dcm")),
+        {"negative": 0.3, "positive": 0.7},
+        tmp_path / "sr.dcm",
+        not_assessed=["orientation", "ood_distance"],
+    )
+    group = hd.sr.srread(out).content.get_image_measurement_groups()[0]
+    assert group.get_measurements() == []
+    reasons = [e.value.meaning for e in group.get_qualitative_evaluations() if e.name.meaning == "Reason not assessed"]
+    assert reasons == [CHECKS["orientation"], CHECKS["ood_distance"]]

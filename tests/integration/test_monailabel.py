@@ -140,16 +140,31 @@ def test_segmentation_infer_returns_a_mask_at_the_input_size(server, kind):
 
 
 def test_classification_infer_returns_probabilities(server):
-    status, body, _ = _request(
-        f"{server['url']}/infer/{CLS}?image=RG1_UNCR&output=json", "POST", {"params": json.dumps({"device": "cpu"})}
-    )
+    params = json.dumps({"device": "cpu", "gate": False})  # the plumbing of untrained weights: the gate off
+    status, body, _ = _request(f"{server['url']}/infer/{CLS}?image=RG1_UNCR&output=json", "POST", {"params": params})
     answer = json.loads(body)
     result = answer.get("params", answer)
     assert status == 200 and result["prediction"] in ("negative", "positive")
     assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     assert result["threshold"] == CLS_CALIBRATION["threshold"]  # the decision at the model's saved threshold
     assert result["decision"] == ("positive" if result["probabilities"]["positive"] >= 0.4 else "negative")
+    assert result["gate"] == "off" and result["abstain_reason"] == ""
     assert "saliency" not in result  # only when asked
+
+
+def test_classification_infer_says_what_the_input_gate_said(server):
+    status, body, _ = _request(
+        f"{server['url']}/infer/{CLS}?image=RG1_UNCR&output=json", "POST", {"params": json.dumps({"device": "cpu"})}
+    )
+    result = json.loads(body)
+    result = result.get("params", result)
+    assert status == 200 and result["gate"] in ("answer", "abstain")
+    # untrained segmentation weights give no plausible lungs: the gate does not answer, and says why
+    if result["gate"] == "abstain":
+        assert result["decision"] == "abstain" and result["abstain_reason"]
+    else:
+        assert result["decision"] in ("negative", "positive") and result["abstain_reason"] == ""
+    assert {"ood_distance", "tta_disagreement", "upright", "mediastinum_contrast", "colourfulness"} <= set(result)
 
 
 def test_classification_infer_returns_its_saliency_map_when_asked(server):

@@ -60,22 +60,28 @@ class LungMaskPredictor:
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         self._net = prepare_network(net, self.device, self.amp).eval()
         self._pre = parser.get_parsed_content("preprocessing")  # LoadCXRd passes the already-loaded image through
+        self._inferer = parser.get_parsed_content("inferer")  # the bundle's test-time augmentation too
         self._post = mask_postprocessing(parser)
 
-    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """The binary mask ``(1, rows, columns)`` of ``image`` and how much the segmenter's test-time passes
+        disagreed on it (``tta_disagreement``, NaN without test-time augmentation)."""
         if self._net is None:
             self._load()
         d = self._pre({Keys.IMAGE: MetaTensor(torch.as_tensor(image).clone())})
         with torch.no_grad():
-            d[Keys.PRED] = self._net(d[Keys.IMAGE][None].to(self.device))[0].cpu()
-        return self._post(d)[Keys.PRED]
+            d[Keys.PRED] = self._inferer(d[Keys.IMAGE][None].to(self.device), self._net)[0].cpu()
+        d = self._post(d)
+        return d[Keys.PRED], d.get(Keys.TTA_DISAGREEMENT, float("nan"))
 
 
 class PredictLungMaskd(MapTransform):
-    """Put a predicted lung mask under ``mask_key`` for each item that has no loaded mask there.
+    """Put a predicted lung mask under ``mask_key`` for each item that has no loaded mask there, and how much
+    the segmenter's test-time passes disagreed on it under ``tta_disagreement``.
 
-    Items whose mask was given (a loaded tensor under ``mask_key``) are left alone; set
-    ``enabled=False`` (e.g. for ``input_mode="cxr"``) to never load the segmentation model.
+    Items whose mask was given (a loaded tensor under ``mask_key``), and items an input scan marked
+    ``mask_source`` other than ``predicted``, are left alone; set ``enabled=False`` to never load the
+    segmentation model.
 
     Args:
         keys: the loaded radiograph (one key).
@@ -106,8 +112,10 @@ class PredictLungMaskd(MapTransform):
         d = dict(data)
         if not self.enabled or isinstance(d.get(self.mask_key), torch.Tensor):
             return d
+        if d.get(Keys.MASK_SOURCE, "predicted") != "predicted":  # an input scan found none to be had
+            return d
         for key in self.key_iterator(d):
-            d[self.mask_key] = self.predictor(d[key])
+            d[self.mask_key], d[Keys.TTA_DISAGREEMENT] = self.predictor(d[key])
         return d
 
 
