@@ -33,7 +33,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
-test: setup
+test: data
 	$(PY) -m pytest tests
 
 # ruff's lint rules and formatting (line length in pyproject.toml); `ruff format monai_ext tests` fixes the latter

@@ -11,6 +11,16 @@ from monai_ext.errors import install_excepthook
 
 install_excepthook()  # a failed command's last lines are the project's message, not MONAI's wrapper
 
-from monai_ext import bundle, data, data_lists, handlers, inferers, networks, transforms
+from monai_ext import bundle, data, data_lists, handlers, inferers, networks, synthetic, transforms
 
-__all__ = ["__version__", "bundle", "data", "data_lists", "handlers", "inferers", "networks", "transforms"]
+__all__ = [
+    "__version__",
+    "bundle",
+    "data",
+    "data_lists",
+    "handlers",
+    "inferers",
+    "networks",
+    "synthetic",
+    "transforms",
+]

@@ -10,6 +10,7 @@ __all__ = [
     "BACKBONES",
     "BUNDLE_NAMES",
     "CLS_BUNDLE",
+    "DATA_LISTS_ROOT",
     "IMAGE_SUFFIXES",
     "INPUT_MODES",
     "REPO_ROOT",
@@ -17,6 +18,7 @@ __all__ = [
     "SPLITS",
     "SYNTHETIC_ROOT",
     "Keys",
+    "in_checkout",
 ]
 
 
@@ -53,6 +55,16 @@ SPLITS = ("training", "validation", "test")
 SEG_BUNDLE = "cxr_lung_segmentation"
 CLS_BUNDLE = "cxr_covid_classification"
 BUNDLE_NAMES = (SEG_BUNDLE, CLS_BUNDLE)
-#: this repository, and its embedded default dataset (written on first read, or by ``make data``)
+#: the folder above the package: this repository's checkout when the project runs from one (an editable
+#: install), else the site-packages the package was installed into (:func:`in_checkout` tells which)
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: the checkout's embedded default dataset (``make data``, a bundle's ``initialize``, the study)
 SYNTHETIC_ROOT = REPO_ROOT / "data" / "synthetic"
+#: the checkout's data lists of the embedded dataset
+DATA_LISTS_ROOT = REPO_ROOT / "data_lists"
+
+
+def in_checkout() -> bool:
+    """Whether the package runs from this repository's checkout (its defaults' data lists beside it),
+    not from an installed wheel."""
+    return (REPO_ROOT / "pyproject.toml").is_file() and DATA_LISTS_ROOT.is_dir()

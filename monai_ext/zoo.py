@@ -24,7 +24,6 @@ import torch
 
 from monai_ext.bundle import (
     LARGE_FILES,
-    REPO_ROOT,
     bundle_command,
     export_torchscript,
     inference_parser,
@@ -36,7 +35,7 @@ __all__ = ["CHECKS", "MAX_FILE_BYTES", "REQUIRED_FILES", "SCHEMA", "verify_bundl
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 REQUIRED_FILES = ("LICENSE", "configs/metadata.json", "configs/inference.json", "docs/README.md")
-SCHEMA = REPO_ROOT / "bundles" / "metadata_schema.json"
+SCHEMA = Path(__file__).parent / "bundle" / "metadata_schema.json"
 NET_ID = "network_def"
 
 

@@ -7,8 +7,7 @@ import json
 import pytest
 import yaml
 
-from monai_ext.bundle import REPO_ROOT
-from monai_ext.constants import BUNDLE_NAMES
+from monai_ext.constants import BUNDLE_NAMES, REPO_ROOT
 from monai_ext.zoo import (
     CHECKS,
     MAX_FILE_BYTES,

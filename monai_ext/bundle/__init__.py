@@ -3,7 +3,7 @@ configs call (``defaults``), parsing its configs (``parsing``), MONAI bundle com
 (``commands``), the model folder: its files, their one read and validation (``model_folder``)."""
 
 from monai_ext.bundle.commands import bundle_command, export_torchscript, override_args
-from monai_ext.bundle.defaults import class_weight_tensor, default_data_path, default_mask_dir, ensure_default_data
+from monai_ext.bundle.defaults import class_weight_tensor, default_data_path, default_mask_dir
 from monai_ext.bundle.locate import LARGE_FILES, find_bundle_root, large_file_entries
 from monai_ext.bundle.model_folder import (
     CALIBRATION_FILE,
@@ -20,7 +20,6 @@ from monai_ext.bundle.model_folder import (
     write_model_settings,
 )
 from monai_ext.bundle.parsing import inference_parser
-from monai_ext.constants import REPO_ROOT
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -29,7 +28,6 @@ __all__ = [
     "GATE_FILE",
     "LARGE_FILES",
     "MODEL_FILE",
-    "REPO_ROOT",
     "SETTINGS_FILE",
     "TORCHSCRIPT_FILE",
     "ModelFolder",
@@ -38,7 +36,6 @@ __all__ = [
     "class_weight_tensor",
     "default_data_path",
     "default_mask_dir",
-    "ensure_default_data",
     "export_torchscript",
     "find_bundle_root",
     "inference_parser",

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from monai_ext.bundle.defaults import ensure_default_data
 from monai_ext.constants import Keys
 from monai_ext.data.paths import resolve_inside
 from monai_ext.errors import DataListError
@@ -56,7 +55,6 @@ def segmentation_items(
     """Items ``{"image", "label", "name"[, "class_name"]}`` for segmentation: ``label`` is the lung mask (as
     MONAI and MONAI Label name a segmentation target), ``name`` the image path relative to ``dataset_dir``,
     ``class_name`` the item's class when the data list gives one (figures are grouped by it)."""
-    ensure_default_data(dataset_dir)
     root = Path(dataset_dir)
     items = []
     for item in _split(_load(datalist), split, str(datalist)):
@@ -81,8 +79,6 @@ def classification_items(
 ) -> list[dict[str, Any]]:
     """Items ``{"image", "label", "name", "patient_id", "source"[, "lung"]}`` for classification; the
     ``lung`` mask path is resolved under ``mask_dir`` (default ``dataset_dir``)."""
-    ensure_default_data(dataset_dir)
-    ensure_default_data(mask_dir)
     root = Path(dataset_dir)
     masks = Path(mask_dir) if mask_dir else root
     items = []

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monai_ext.bundle.defaults import ensure_default_data
 from monai_ext.constants import Keys
 from monai_ext.data.datalist import classification_items
 from monai_ext.data.image_reader import is_cxr_file, radiograph_problem, read_cxr
@@ -226,7 +225,6 @@ def scan_segmentation_inputs(
     Raises:
         OutputCollisionError: ``output_dir`` is ``dataset_dir`` or a mask would replace an input.
     """
-    ensure_default_data(dataset_dir)
     scan = InputScan()
     if datalist:
         items = [
@@ -275,8 +273,6 @@ def scan_classification_inputs(
     """
     if missing_mask not in MISSING_MASK_POLICIES:
         raise ValueError(f"missing_mask must be one of {MISSING_MASK_POLICIES}, got {missing_mask!r}")
-    ensure_default_data(dataset_dir)
-    ensure_default_data(mask_dir)
     scan = InputScan()
     refused: dict[str, str] = {}  # input name -> why its mask is not taken
     if datalist:

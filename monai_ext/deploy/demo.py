@@ -19,8 +19,9 @@ from pathlib import Path
 
 from pydicom.data import get_testdata_file
 
-from monai_ext.bundle import default_data_path, ensure_default_data, export_torchscript, find_bundle_root
+from monai_ext.bundle import default_data_path, export_torchscript, find_bundle_root
 from monai_ext.deploy.app import CLS, SEG
+from monai_ext.synthetic import ensure_default_data
 
 __all__ = ["make_input_folder", "run_demo"]
 

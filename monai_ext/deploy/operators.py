@@ -73,11 +73,12 @@ class CXRLoaderOperator(Operator):
 class LungSegmentationOperator(MonaiBundleInferenceOperator):
     """The SDK's bundle operator on the segmentation bundle's TorchScript, for one 2-D radiograph: the
     bundle's postprocessing (``Invertd`` back to the radiograph's size, threshold, two largest
-    components, holes filled) without its PNG writer; the mask leaves as a 2-D uint8 ``Image`` (0/1)."""
+    components, holes filled) without its PNG writer and the last step that shapes the mask for other tools'
+    writers; the mask leaves as a 2-D uint8 ``Image`` (0/1) of (rows, columns)."""
 
     def _init_config(self, config_names) -> None:
         super()._init_config(config_names)
-        self._postproc = filter_compose(self._postproc, ["SaveLungMask"])
+        self._postproc = filter_compose(self._postproc, ["SaveLungMask", "AsLabelImage"])
 
     def _send_output(self, value: Any, name: str, metadata: dict, op_output, context) -> None:
         mask = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)

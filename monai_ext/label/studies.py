@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from pydicom.data import get_testdata_file
 
-from monai_ext.bundle import default_data_path, ensure_default_data
+from monai_ext.bundle import default_data_path
 from monai_ext.constants import Keys
 from monai_ext.data import find_cxr_images, read_cxr, write_png
+from monai_ext.synthetic import ensure_default_data
 
 __all__ = ["make_studies"]
 

@@ -1,28 +1,28 @@
 """MONAI Label inference tasks for the two bundles, driven by each bundle's own ``inference.json``.
 
-Segmentation uses MONAI Label's ``BundleInferTask`` as it is; only the end differs: the bundle's
-postprocessing already restores the input's size (``Invertd``), so MONAI Label's own restore is off,
-the bundle's PNG writer is filtered out, and the mask leaves as a 2-D uint8 image (0 background,
-1 lung) in MONAI's (x, y) order, which MONAI Label's writer saves as the label PNG (also for DICOM
-inputs) at the image's rows and columns.
+The segmentation bundle's output is already what MONAI Label's stock ``BundleInferTask`` saves: its
+postprocessing restores the input's size (``Invertd``) and ends with a 2-D uint8 label image (0
+background, 1 lung; :class:`~monai_ext.transforms.AsLabelImaged`), and its own mask writer is a
+``SaveImaged`` the stock task drops. :class:`LungSegmentationInfer` adds only what the stock task does not:
+the model folder checked when the app starts, the label value of the lung (1, where the stock task would
+read 0 from the single output channel), and PNG answers for every input, DICOM included.
 
 Classification is a ``BundleInferTask`` of type classification: the bundle's preprocessing (lung
 mask predicted on the fly by the sibling segmentation bundle when ``input_mode`` needs it) and
-postprocessing (temperature, softmax); the class probabilities, the decision at the model's threshold
-and, when asked, a Grad-CAM map come back in the answer.
+postprocessing (temperature, softmax). The stock task answers with the class probabilities;
+:class:`CovidClassificationInfer` adds the decision at the model's threshold, the input gate (which needs
+the network's features) and, when asked, a Grad-CAM map.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from monai.transforms import CastToTyped, SaveImaged, SqueezeDimd, ToNumpyd, Transposed
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
 from monailabel.tasks.train.bundle import BundleTrainTask
@@ -34,7 +34,6 @@ from monai_ext.gate import ABSTAIN, InputGate, PenultimateFeatures
 from monai_ext.label.requests import check_train_request
 from monai_ext.metrics.calibration import decision, operating_threshold
 from monai_ext.networks import feature_layer
-from monai_ext.transforms import SaveLungMaskd
 from monai_ext.visualize import ClassSaliency
 
 __all__ = ["CovidClassificationInfer", "LungSegmentationInfer", "LungSegmentationTrain"]
@@ -44,28 +43,11 @@ class LungSegmentationInfer(BundleInferTask):
     """Lung mask of a chest radiograph (PNG, JPEG or DICOM) at the input's size: 0 background, 1 lung."""
 
     def __init__(self, path: str, conf: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(
-            path,
-            conf,
-            type=InferType.SEGMENTATION,
-            post_filter=[SaveImaged, SaveLungMaskd],
-            add_post_restore=False,
-            **kwargs,
-        )
+        super().__init__(path, conf, type=InferType.SEGMENTATION, **kwargs)
         read_model_folder(os.path.join(path, "models"), SEG_BUNDLE)  # checked before any request
         self.labels = {"lung": 1}  # the bundle's single output channel is the lung
         # masks come back as PNG for every input, DICOM included (a request may still ask for another)
         self._config.update({"result_extension": ".png"})
-
-    def post_transforms(self, data=None) -> Sequence[Callable]:
-        return [
-            *super().post_transforms(data),
-            SqueezeDimd(keys=Keys.PRED, dim=0),
-            # (rows, columns) -> MONAI's (x, y): MONAI Label's writer transposes back when it saves
-            Transposed(keys=Keys.PRED, indices=(1, 0)),
-            CastToTyped(keys=Keys.PRED, dtype=np.uint8),
-            ToNumpyd(keys=Keys.PRED),
-        ]
 
 
 class CovidClassificationInfer(BundleInferTask):

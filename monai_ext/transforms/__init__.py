@@ -15,11 +15,14 @@ from monai_ext.transforms.mask.agreement import (
     LungMaskAgreementd,
     LungMaskAgreementDict,
 )
-from monai_ext.transforms.mask.array import INPUT_MODES, ApplyLungMask, SaveLungMask, needs_lung_mask
+from monai_ext.transforms.mask.array import INPUT_MODES, ApplyLungMask, AsLabelImage, SaveLungMask, needs_lung_mask
 from monai_ext.transforms.mask.dictionary import (
     ApplyLungMaskD,
     ApplyLungMaskd,
     ApplyLungMaskDict,
+    AsLabelImageD,
+    AsLabelImaged,
+    AsLabelImageDict,
     SaveLungMaskD,
     SaveLungMaskd,
     SaveLungMaskDict,
@@ -39,6 +42,10 @@ __all__ = [
     "ApplyLungMaskD",
     "ApplyLungMaskDict",
     "ApplyLungMaskd",
+    "AsLabelImage",
+    "AsLabelImageD",
+    "AsLabelImageDict",
+    "AsLabelImaged",
     "AssessInput",
     "AssessInputD",
     "AssessInputDict",

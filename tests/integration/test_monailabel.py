@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 
 pytest.importorskip(
     "monailabel", reason="MONAI Label is not installed here; `make integration` runs this in .venv-label"
@@ -26,8 +27,11 @@ pytest.importorskip(
 from helpers import CLS, CLS_CALIBRATION, SEG, bundle_copy
 from PIL import Image
 
-from monai_ext.bundle import REPO_ROOT
+from monai_ext.bundle import bundle_command
+from monai_ext.constants import REPO_ROOT
+from monai_ext.data import read_cxr, write_png
 from monai_ext.label.studies import make_studies
+from monai_ext.utils import read_csv
 
 pytestmark = pytest.mark.slow
 
@@ -292,3 +296,72 @@ def test_unknown_request_fields_are_refused_and_good_requests_still_answer(serve
     assert "roi_size" in detail
     status, body, _ = _request(url, "POST", {"params": json.dumps({"device": "cpu"})})
     assert status == 200 and json.loads(body)["label_names"] == {"lung": 1}
+
+
+# --- MONAI Label's stock BundleInferTask (the monaibundle app's path), without the project's subclasses
+
+
+@pytest.fixture(scope="module")
+def stock(tmp_path_factory):
+    """Both bundles in a MONAI Label app's ``model`` folder, a non-square PNG and the real CR, and what the
+    bundles' own command line makes of them (masks, predictions.csv)."""
+    root = tmp_path_factory.mktemp("stock")
+    model = root / "model"
+    seg, cls = bundle_copy(SEG, model), bundle_copy(CLS, model)
+    images = root / "images"
+    images.mkdir()
+    (images / "RG1_UNCR.dcm").write_bytes(Path(get_testdata_file("RG1_UNCR.dcm")).read_bytes())
+    array, _ = read_cxr(images / "RG1_UNCR.dcm")
+    wide = array[: array.shape[0] // 2, : array.shape[1] // 3]  # rows != columns
+    write_png((wide * 255).round().astype(np.uint8), images / "wide.png")
+    cli = {}
+    for name, bundle in ((SEG, seg), (CLS, cls)):
+        cli[name] = root / f"cli_{name}"
+        subprocess.run(
+            bundle_command(
+                "run", "--config_file", bundle / "configs" / "inference.json",
+                "--dataset_dir", images, "--output_dir", cli[name], "--device", "cpu",
+            ),
+            check=True, capture_output=True, text=True, cwd=root,
+        )  # fmt: skip
+    return {"seg": seg, "cls": cls, "images": images, "cli": cli}
+
+
+def _label_array(path: str) -> np.ndarray:
+    """The label file MONAI Label's writer saved, as (rows, columns)."""
+    if path.endswith(".png"):
+        return np.asarray(Image.open(path))
+    return pydicom.dcmread(path).pixel_array
+
+
+@pytest.mark.parametrize("name", ["wide.png", "RG1_UNCR.dcm"])
+def test_stock_bundle_infer_task_segments_at_the_input_size(stock, name):
+    """MONAI Label's own ``BundleInferTask`` on the segmentation bundle: a 2-D 0/1 mask with the input's rows
+    and columns, equal to the mask the bundle's command line writes (0/255 there)."""
+    from monailabel.tasks.infer.bundle import BundleInferTask
+
+    task = BundleInferTask(str(stock["seg"]), {})
+    label, _ = task({"image": str(stock["images"] / name), "device": "cpu"})
+    mask = _label_array(label)
+    reference = np.asarray(Image.open(stock["cli"][SEG] / (Path(name).stem + ".png")))
+    rows, columns = read_cxr(stock["images"] / name)[0].shape
+    assert mask.shape == (rows, columns) and set(np.unique(mask)) <= {0, 1}
+    assert 0 < mask.mean() < 1, "a fresh network's mask is neither empty nor full: orientation is testable"
+    np.testing.assert_array_equal(mask, reference // 255)
+
+
+def test_stock_bundle_infer_task_classifies(stock):
+    """MONAI Label's own ``BundleInferTask`` on the classification bundle (its lung mask from the sibling
+    segmentation bundle in the same model folder): each class's probability, equal to predictions.csv.
+    ``add_post_restore=False``: MONAI Label 0.8.5's restore step resizes every output to the input image's
+    ``spatial_shape`` and fails on any classifier's 1-D output."""
+    from monailabel.tasks.infer.bundle import BundleInferTask
+
+    task = BundleInferTask(str(stock["cls"]), {}, add_post_restore=False)
+    _, answer = task({"image": str(stock["images"] / "RG1_UNCR.dcm"), "device": "cpu"})
+    scores = {p["label"]: p["score"] for p in answer["prediction"]}
+    rows = {row["name"]: row for row in read_csv(stock["cli"][CLS] / "predictions.csv")}
+    row = rows["RG1_UNCR.dcm"]
+    assert set(scores) == {"negative", "positive"} and abs(sum(scores.values()) - 1) < 1e-5
+    for label, score in scores.items():
+        assert abs(score - float(row[f"prob_{label}"])) < 1e-5

@@ -17,7 +17,7 @@ from monai_ext.constants import INPUT_MODES, Keys
 from monai_ext.data.image_writer import mask_name_for, write_png
 from monai_ext.transforms.mask.quality import lung_mask_quality
 
-__all__ = ["INPUT_MODES", "ApplyLungMask", "SaveLungMask", "needs_lung_mask"]
+__all__ = ["INPUT_MODES", "ApplyLungMask", "AsLabelImage", "SaveLungMask", "needs_lung_mask"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,28 @@ class SaveLungMask(Transform):
             np.where(array > 0.5, 255, 0).astype(np.uint8), self.output_dir / (output_name or mask_name_for(name))
         )
         return mask
+
+
+class AsLabelImage(Transform):
+    """A binary mask ``(1, rows, columns)`` or ``(rows, columns)`` as a 2-D label image the way MONAI's
+    image writers and MONAI Label's writer take one: the channel dropped, ``uint8`` (0 background,
+    1 lung), the axes in MONAI's spatial order ``(x, y)``, columns first (those writers transpose back
+    to rows by columns when they save, so the file has the radiograph's rows and columns).
+
+    It is the segmentation bundle's last postprocessing step, for the tools that save a bundle's output
+    themselves (MONAI Label's stock ``BundleInferTask``); this project's own consumers take the mask in
+    ``(1, rows, columns)`` before it.
+    """
+
+    backend: ClassVar[list[TransformBackends]] = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __call__(self, mask: torch.Tensor | np.ndarray) -> np.ndarray:
+        array = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+        if array.ndim == 3 and array.shape[0] == 1:
+            array = array[0]
+        if array.ndim != 2:
+            raise ValueError(f"a 2-D mask or one channel is expected, got shape {array.shape}")
+        return np.ascontiguousarray((array > 0.5).astype(np.uint8).T)
 
 
 def needs_lung_mask(mode: str, crop_to_lung: bool = False) -> bool:

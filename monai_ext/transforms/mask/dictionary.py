@@ -7,11 +7,13 @@ import os
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 
+import numpy as np
 from monai.config import KeysCollection
-from monai.transforms import MapTransform
+from monai.data import MetaTensor
+from monai.transforms import MapTransform, SaveImaged
 
 from monai_ext.constants import Keys
-from monai_ext.transforms.mask.array import ApplyLungMask, SaveLungMask
+from monai_ext.transforms.mask.array import ApplyLungMask, AsLabelImage, SaveLungMask
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +21,9 @@ __all__ = [
     "ApplyLungMaskD",
     "ApplyLungMaskDict",
     "ApplyLungMaskd",
+    "AsLabelImageD",
+    "AsLabelImageDict",
+    "AsLabelImaged",
     "SaveLungMaskD",
     "SaveLungMaskDict",
     "SaveLungMaskd",
@@ -55,8 +60,10 @@ class ApplyLungMaskd(MapTransform):
         return d
 
 
-class SaveLungMaskd(MapTransform):
-    """Dictionary wrapper of :class:`SaveLungMask`. The file is ``data[output_name_key]`` when the item has
+class SaveLungMaskd(SaveImaged):
+    """Dictionary wrapper of :class:`SaveLungMask`: the bundle's mask writer, a ``SaveImaged`` by type so
+    that the tools which drop a bundle's own writer and save its output themselves (MONAI Label's
+    ``BundleInferTask`` filters ``SaveImaged``) drop it too; it shares nothing else with ``SaveImaged``. The file is ``data[output_name_key]`` when the item has
     one (the collision-free name a batch job's input scan chose), else named after ``data[name_key]``,
     or, without it, after the source file's name in the mask's metadata.
 
@@ -82,7 +89,7 @@ class SaveLungMaskd(MapTransform):
         output_name_key: str = Keys.MASK_NAME,
         allow_missing_keys: bool = False,
     ) -> None:
-        super().__init__(keys, allow_missing_keys)
+        MapTransform.__init__(self, keys, allow_missing_keys)  # not SaveImaged's writer: SaveLungMask is
         self.saver = SaveLungMask(output_dir)
         self.name_key = name_key
         self.output_name_key = output_name_key
@@ -101,5 +108,36 @@ class SaveLungMaskd(MapTransform):
         return d
 
 
+class AsLabelImaged(MapTransform):
+    """Dictionary wrapper of :class:`AsLabelImage`: each key's mask becomes a 2-D ``uint8`` label image in
+    MONAI's ``(x, y)`` order, and the ``spatial_shape`` in the metadata of ``ref_key`` (the image MONAI
+    Label's restore step sizes the output to) is given in the same order, so that it finds the mask
+    already at the radiograph's size.
+
+    Args:
+        keys: the binary mask(s) to convert.
+        ref_key: the image whose ``spatial_shape`` (rows, columns) is reordered to (columns, rows); None
+            leaves every image as it is.
+        allow_missing_keys: don't raise when a key is missing.
+    """
+
+    backend = AsLabelImage.backend
+
+    def __init__(self, keys: KeysCollection, ref_key: str | None = Keys.IMAGE, allow_missing_keys: bool = False):
+        super().__init__(keys, allow_missing_keys)
+        self.converter = AsLabelImage()
+        self.ref_key = ref_key
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.converter(d[key])
+        ref = d.get(self.ref_key) if self.ref_key is not None else None
+        if isinstance(ref, MetaTensor) and "spatial_shape" in ref.meta:
+            ref.meta = {**ref.meta, "spatial_shape": np.asarray(ref.meta["spatial_shape"])[::-1].copy()}
+        return d
+
+
 SaveLungMaskD = SaveLungMaskDict = SaveLungMaskd
+AsLabelImageD = AsLabelImageDict = AsLabelImaged
 ApplyLungMaskD = ApplyLungMaskDict = ApplyLungMaskd

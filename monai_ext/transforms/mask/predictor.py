@@ -14,13 +14,14 @@ from monai.transforms import Compose, MapTransform
 from monai_ext.bundle import inference_parser
 from monai_ext.constants import Keys
 from monai_ext.networks import prepare_network
-from monai_ext.transforms.mask.dictionary import SaveLungMaskd
+from monai_ext.transforms.mask.dictionary import AsLabelImaged, SaveLungMaskd
 from monai_ext.transforms.mask.quality import LungMaskQualityd
 
 __all__ = ["LungMaskPredictor", "PredictLungMaskD", "PredictLungMaskDict", "PredictLungMaskd", "mask_postprocessing"]
 
-#: postprocessing steps of the segmentation bundle that report or write files: the classifier checks the mask itself
-_NOT_FOR_PREDICTION = (LungMaskQualityd, SaveLungMaskd)
+#: postprocessing steps of the segmentation bundle that report, write files or shape the output for other tools'
+#: writers: the classifier takes the mask in (1, rows, columns) and checks it itself
+_NOT_FOR_PREDICTION = (LungMaskQualityd, SaveLungMaskd, AsLabelImaged)
 
 
 def mask_postprocessing(parser) -> Compose:
