@@ -12,8 +12,11 @@ from monai_ext.errors import install_excepthook
 install_excepthook()  # a failed command's last lines are the project's message, not MONAI's wrapper
 
 from monai_ext import bundle, data, data_lists, handlers, inferers, networks, synthetic, transforms
+from monai_ext.api import CovidClassifier, LungSegmenter
 
 __all__ = [
+    "CovidClassifier",
+    "LungSegmenter",
     "__version__",
     "bundle",
     "data",

@@ -29,16 +29,12 @@ from monai.data import MetaTensor
 from monai.deploy.core import Fragment, Image, Operator, OperatorSpec
 from monai.deploy.operators.monai_bundle_inference_operator import MonaiBundleInferenceOperator, filter_compose
 
-from monai_ext.bundle import inference_parser
+from monai_ext.api import CovidClassifier
 from monai_ext.constants import Keys
 from monai_ext.data import read_cxr, write_png
 from monai_ext.deploy.dicom_outputs import write_classification_sr, write_lung_seg
 from monai_ext.errors import CXRReadError
-from monai_ext.gate import ABSTAIN, PenultimateFeatures
-from monai_ext.metrics.calibration import decision, operating_threshold
-from monai_ext.networks import feature_layer
 from monai_ext.utils import write_json
-from monai_ext.visualize import ClassSaliency
 
 __all__ = ["CXRLoaderOperator", "CXRResultWriterOperator", "CovidClassifierOperator", "LungSegmentationOperator"]
 
@@ -86,19 +82,12 @@ class LungSegmentationOperator(MonaiBundleInferenceOperator):
 
 
 class CovidClassifierOperator(Operator):
-    """Class probabilities of one radiograph with the classification bundle: its ``inference.json``
-    preprocessing (whole image, lungs, or image without lungs, as its ``input_mode`` says; the lung
-    mask comes from :class:`LungSegmentationOperator`; the input gate's checks of the header, colour and
-    mask), the network with the weights of its exported TorchScript, the temperature and softmax of its
-    postprocessing, the input gate's decision (:mod:`monai_ext.gate`: the checks and the distance of the
-    classifier's features to the training images'), and the ``decision``: the class at the model's
-    operating threshold (``models/calibration.json``), the argmax without one, ``abstain`` when the gate
-    does not answer.
-
-    The network is the bundle's own (``network_def``) with the TorchScript's weights: a TorchScript module
-    takes no hooks, and the gate's features and the Grad-CAM map need them. With ``saliency``, a Grad-CAM
-    map of the predicted class too (:class:`~monai_ext.visualize.ClassSaliency`): its share inside the lungs
-    and an overlay picture (``saliency_overlay``, RGB) go with the probabilities."""
+    """Class probabilities of one radiograph with the classification bundle, by
+    :class:`~monai_ext.api.CovidClassifier` (the bundle's ``inference.json`` preprocessing, network,
+    temperature and softmax, input gate and decision at the model's operating threshold, ``abstain`` when
+    the gate does not answer) on the weights of the bundle's exported TorchScript; the lung mask comes from
+    :class:`LungSegmentationOperator`. With ``saliency``, a Grad-CAM map of the predicted class too: its
+    share inside the lungs and an overlay picture (``saliency_overlay``, RGB) go with the probabilities."""
 
     def __init__(
         self,
@@ -111,20 +100,7 @@ class CovidClassifierOperator(Operator):
         gate: bool = True,
         **kwargs,
     ) -> None:
-        parser = inference_parser(bundle_dir, device=device)
-        parser["gate"] = gate
-        self.device = torch.device(device)
-        self.preprocessing = parser.get_parsed_content("preprocessing")
-        self.postprocessing = parser.get_parsed_content("postprocessing")
-        self.class_names = list(parser.get_parsed_content("class_names"))
-        self.threshold = operating_threshold(parser.get_parsed_content("calibration")["threshold"], self.class_names)
-        self.gate = parser.get_parsed_content("input_gate")
-        self.input_mode = parser.get_parsed_content("input_mode")
-        network = parser.get_parsed_content("network_def")
-        network.load_state_dict(torch.jit.load(str(model_file), map_location="cpu").state_dict())
-        self.network = network.to(self.device).eval()
-        self.features = PenultimateFeatures(feature_layer(self.network))
-        self.saliency = ClassSaliency(self.network) if saliency else None
+        self.classifier = CovidClassifier(bundle_dir, device=device, gate=gate, saliency=saliency, weights=model_file)
         super().__init__(fragment, *args, **kwargs)
 
     def setup(self, spec: OperatorSpec) -> None:
@@ -135,28 +111,7 @@ class CovidClassifierOperator(Operator):
     def compute(self, op_input, op_output, context) -> None:
         image, lung = op_input.receive(Keys.IMAGE), op_input.receive(Keys.LUNG)
         loaded = MetaTensor(torch.as_tensor(image.asnumpy()), meta=dict(image.metadata()))  # the header for the gate
-        data = self.preprocessing({Keys.IMAGE: loaded, Keys.LUNG: lung.asnumpy()})
-        with self.features, torch.no_grad():
-            data[Keys.PRED] = self.network(data[Keys.IMAGE][None].to(self.device))[0]
-        probs = self.postprocessing(data)[Keys.PRED].detach().cpu().numpy()
-        predicted = int(probs.argmax())
-        gate = self.gate.decide_on(data, self.gate.ood_distances(self.features.last)[0])
-        chosen = decision(probs, self.class_names, self.threshold) or self.class_names[predicted]
-        result = {
-            "input_mode": self.input_mode,
-            "prediction": self.class_names[predicted],
-            "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)},
-            "decision": ABSTAIN if gate.abstains else chosen,
-            "not_assessed": [check for check, _ in gate.failed],
-            **gate.fields(),
-        }
-        if self.threshold is not None:
-            result["threshold"] = self.threshold
-        if self.saliency is not None:
-            result["saliency"], result["saliency_overlay"] = self.saliency.explain(
-                data[Keys.IMAGE], predicted, data.get(Keys.LUNG), self.class_names
-            )
-        op_output.emit(result, "probabilities")
+        op_output.emit(self.classifier.classify(loaded, lung.asnumpy()), "probabilities")
 
 
 class CXRResultWriterOperator(Operator):
