@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic
 
-.PHONY: setup test lint bench data demo reproduce verify weights label label-env deploy-env deploy-demo integration clean help
+.PHONY: setup test lint bench data demo reproduce verify weights release label label-env deploy-env deploy-demo integration clean help
 
 help:
 	@echo "make demo   - set up, then run the main job on the embedded synthetic data"
@@ -100,6 +100,11 @@ verify: setup
 weights: data
 	$(PY) -m monai_ext.weights --train-if-missing
 
+# A release archive per bundle in the model zoo's layout (weights in when make weights has them), for
+# python -m monai.bundle download --name NAME --url file://$(CURDIR)/results/release/NAME_vX.Y.Z.zip
+release: setup
+	$(PY) -m monai_ext.release --out results/release
+
 # MONAI Label and MONAI Deploy each get their own environment: their dependencies (numpy 1.26 for
 # monailabel, holoscan for the App SDK) must not move the core pins. Both add the core requirements.
 LABEL_VENV := .venv-label
@@ -140,6 +145,7 @@ deploy-demo: deploy-env weights
 	$(DEPLOY_VENV)/bin/python -m monai_ext.deploy.demo --out results/deploy
 
 integration: label-env deploy-env data
+	CXR_INTEGRATION=1 $(PY) -m pytest tests/integration/test_travel.py
 	$(LABEL_VENV)/bin/python -m pytest tests/integration/test_monailabel.py
 	$(DEPLOY_VENV)/bin/python -m pytest tests/integration/test_deploy.py
 

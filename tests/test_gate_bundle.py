@@ -143,6 +143,10 @@ def test_recalibration_writes_a_new_complete_folder_and_never_touches_the_origin
         == json.loads((cls_models / GATE_FILE).read_text())["threshold"]
     )
     assert {p.name: file_sha256(p) for p in cls_models.iterdir() if p.is_file()} == before  # the original as it was
+    card = (new / "MODEL_CARD.md").read_text()  # the new folder's card says what was done, and keeps the training data
+    assert f"Recalibrated {provenance['date']} on {local.name} ({provenance['n_images']} images)" in card
+    assert json.loads((cls_models / "settings.json").read_text())["training_data"]["datalist_sha256"] in card
+    assert f"temperature {calibration['temperature']:.3f}" in card
     # a folder that is not empty is never written into; too few images of a class are refused
     import subprocess
     import sys

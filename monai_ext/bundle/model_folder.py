@@ -40,6 +40,7 @@ __all__ = [
     "GATE_FEATURES_FILE",
     "GATE_FILE",
     "IMAGE_SIZE_RANGE",
+    "MODEL_CARD_FILE",
     "MODEL_FILE",
     "NO_CALIBRATION",
     "SCHEMAS",
@@ -66,6 +67,8 @@ CALIBRATION_FILE = "calibration.json"
 GATE_FILE = "gate.json"
 #: the training features' density the gate measures distances with (plain tensors, read with weights_only)
 GATE_FEATURES_FILE = "gate_features.pt"
+#: the model card: what the model was trained on, how it scored, what it is for (written, never read back)
+MODEL_CARD_FILE = "MODEL_CARD.md"
 #: what inference and evaluation use when a model folder has no calibration: probabilities as they are, argmax
 NO_CALIBRATION = {"temperature": 1.0, "threshold": None, "positive_class": None}
 #: network input sides the bundles train and infer at: below 32 px the classifiers' last stage has no cells,

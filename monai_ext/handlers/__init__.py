@@ -16,6 +16,7 @@ from monai_ext.handlers.classification_writer import PREDICTIONS_FILE, Classific
 from monai_ext.handlers.gate import GateFitter, InputGateHandler
 from monai_ext.handlers.manifest import FinishRun, InferenceManifest
 from monai_ext.handlers.metrics_summary import MetricsSummaryJSON
+from monai_ext.handlers.model_card import ModelCardWriter, training_data_summary, write_model_card
 from monai_ext.handlers.outputs import probs_and_labels, probs_and_onehot
 from monai_ext.handlers.saliency import SaliencyWriter
 from monai_ext.handlers.scoring import LogLikelihood
@@ -34,6 +35,7 @@ __all__ = [
     "LatestCheckpointLoader",
     "LogLikelihood",
     "MetricsSummaryJSON",
+    "ModelCardWriter",
     "PreciseBatchNorm",
     "Recalibration",
     "ResumableEarlyStopHandler",
@@ -45,5 +47,7 @@ __all__ = [
     "probs_and_labels",
     "probs_and_onehot",
     "recompute_batchnorm_statistics",
+    "training_data_summary",
     "validation_logits",
+    "write_model_card",
 ]

@@ -17,9 +17,10 @@ import torch
 from ignite.engine import Engine, Events
 
 from monai_ext.bundle.model_folder import CALIBRATION_FILE, MODEL_FILE
-from monai_ext.constants import Keys
+from monai_ext.constants import CLS_BUNDLE, Keys
 from monai_ext.errors import CXRError
 from monai_ext.handlers.checkpoint import _unwrap
+from monai_ext.handlers.model_card import write_model_card
 from monai_ext.metrics.calibration import fit_calibration
 from monai_ext.utils import NEW_FOLDER_MODE, file_sha256, write_json
 
@@ -269,6 +270,12 @@ class Recalibration:
             if gate is not None:
                 write_json(gate, tmp / GATE_FILE)
             read_model_folder(tmp)  # complete and consistent before it gets its name
+            note = (
+                f"Recalibrated {calibration['recalibration']['date']} on {Path(self.datalist).name} "
+                f"({calibration['recalibration']['n_images']} images) from {self.model.path}; the weights and "
+                "training data are the original model's."
+            )
+            write_model_card(tmp, CLS_BUNDLE, note=note)
             if out.exists():
                 out.rmdir()  # an empty folder, checked above
             os.rename(tmp, out)

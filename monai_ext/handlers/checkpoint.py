@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import ignite.distributed as idist
+import numpy as np
 import torch
 from ignite.engine import Engine, Events
 from ignite.handlers.checkpoint import BaseSaveHandler, CheckpointEvents
@@ -35,6 +36,7 @@ from monai.handlers import CheckpointLoader, CheckpointSaver, EarlyStopHandler
 
 from monai_ext.bundle.model_folder import MODEL_FILE, write_class_names, write_model_settings
 from monai_ext.errors import CXRError, SettingError
+from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.utils import TEMPORARY_GLOB, atomic_path, file_sha256
 
 __all__ = [
@@ -194,6 +196,7 @@ class BestModelSaver:
         self.wait_for_checkpoint = wait_for_checkpoint
         self.best_score: float | None = None
         self.best_epoch: int | None = None
+        self.best_validation: dict[str, Any] | None = None
         self._pending = False
 
     def attach(self, engine: Engine) -> None:
@@ -227,6 +230,7 @@ class BestModelSaver:
             "none" if self.best_score is None else f"{self.best_score:.4f} at epoch {self.best_epoch}",
         )
         self.best_score, self.best_epoch = score, engine.state.epoch
+        self.best_validation = self._validation(score, engine.state.epoch)
         self._sync_validator()
         self._pending = True
         if not self.wait_for_checkpoint:
@@ -242,9 +246,24 @@ class BestModelSaver:
             write_class_names(self.class_names, self.path.parent)
         if self.run_record is not None:
             settings = {**self.run_record.model_settings(), "model_sha256": file_sha256(self.path)}
+            if self.best_validation is not None:
+                settings["validation"] = self.best_validation
             write_model_settings(settings, self.path.parent)
         self._pending = False
         logger.info("saved %s (%s %.4f, epoch %d)", self.path, self._metric, self.best_score, self.best_epoch)
+
+    def _validation(self, score: float, epoch: int) -> dict[str, Any]:
+        """The best epoch's validation figure; with its 95% bootstrap interval over the validation items
+        when the metric keeps per-item values (MONAI's ``MeanDice`` does: ``metric_details``)."""
+        out: dict[str, Any] = {"metric": self._metric, "value": score, "epoch": epoch}
+        details = getattr(self.validator.state, "metric_details", {}).get(self._metric)
+        if details is not None:
+            per_item = torch.as_tensor(details).float().reshape(len(details), -1).nanmean(dim=1).cpu().numpy()
+            per_item = per_item[np.isfinite(per_item)]
+            if len(per_item):
+                figure = bootstrap_mean(per_item)
+                out.update(ci95=figure["ci95"], n=figure["n"])
+        return out
 
     def _write(self, tmp: Path) -> None:
         torch.save(_unwrap(self.network).state_dict(), tmp)
@@ -261,11 +280,14 @@ class BestModelSaver:
         self.validator.state.best_metric_epoch = self.best_epoch
 
     def state_dict(self) -> OrderedDict:
-        return OrderedDict(metric=self._metric or "", score=self.best_score, epoch=self.best_epoch)
+        return OrderedDict(
+            metric=self._metric or "", score=self.best_score, epoch=self.best_epoch, validation=self.best_validation
+        )
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.best_score = None if state.get("score") is None else float(state["score"])
         self.best_epoch = None if state.get("epoch") is None else int(state["epoch"])
+        self.best_validation = state.get("validation")
         self._pending = False
         if self.best_score is not None:
             self._sync_validator()

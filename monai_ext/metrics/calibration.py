@@ -14,6 +14,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
+from monai_ext.metrics.classification import classification_report, decision_report
+
 __all__ = [
     "brier_score",
     "decision",
@@ -161,7 +163,9 @@ def fit_calibration(
     ``logits`` and ``labels`` alone, with their stability: the 95% percentile interval of each over
     ``n_bootstrap`` resamples of the validation images (a small validation split gives wide ones).
     The threshold is Youden's J on the calibrated positive probability, or the most specific one with
-    sensitivity >= ``target_sensitivity``. Brier score and ECE on validation before and after."""
+    sensitivity >= ``target_sensitivity``. Brier score and ECE on validation before and after; accuracy
+    and ROC AUC of the calibrated model with their 95% intervals, and (binary models) accuracy, sensitivity
+    and specificity at the threshold: the validation figures the model card reports."""
     from monai_ext.metrics.intervals import percentile_interval
 
     logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=int)
@@ -182,6 +186,10 @@ def fit_calibration(
     rng = np.random.default_rng(seed)
     boot = [fit(rng.integers(0, len(labels), len(labels))) for _ in range(n_bootstrap)]
     before, after = softmax(logits, axis=1), softmax(logits / temperature, axis=1)
+    report = classification_report(labels, after, class_names, n_bootstrap=n_bootstrap, seed=seed)
+    figures = {"accuracy": report["accuracy"], "auc": report["auc"]}
+    if threshold is not None:
+        figures["at_threshold"] = decision_report(labels == len(class_names) - 1, after[:, -1], threshold)
     return {
         "class_names": list(class_names),
         "positive_class": class_names[-1] if binary else None,
@@ -198,5 +206,6 @@ def fit_calibration(
             "brier_after": brier_score(after, labels),
             "ece_before": expected_calibration_error(before, labels),
             "ece_after": expected_calibration_error(after, labels),
+            **figures,
         },
     }
