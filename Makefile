@@ -80,8 +80,8 @@ demo: data
 	$(BUNDLE_RUN) evaluating --config_file "['$(CLS)/train.json','$(CLS)/evaluate.json']" \
 		--datalist $(DEMO)/covidx_predicted_masks.json --mask_dir $(DEMO)/masks --input_mode lung --image_size 96 \
 		--ckpt_dir $(DEMO)/cls/models --output_dir $(DEMO)/cls/eval
-	@echo "segmentation: $(DEMO)/seg/eval/metrics_summary.json; masks: $(DEMO)/masks"
-	@echo "classification (lung input, test split): $(DEMO)/cls/eval/metrics.csv"
+	@$(PY) -m monai_ext.summary --seg-eval $(DEMO)/seg/eval --cls-eval $(DEMO)/cls/eval --masks $(DEMO)/masks \
+		--models $(DEMO)/seg/models $(DEMO)/cls/models
 
 # The whole study: synthetic by default (about 15 min on 2 CPU cores); with QU_EX and/or COVIDX the
 # real settings (PROFILE=real), a missing dataset replaced by the synthetic one. Steps whose outputs

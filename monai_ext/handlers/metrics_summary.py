@@ -16,7 +16,8 @@ __all__ = ["MetricsSummaryJSON"]
 
 
 class MetricsSummaryJSON:
-    """At the end of a run, write ``{"metrics": {name: mean}, "per_image": {name: {mean, std, median, n}}}``,
+    """At the end of a run, write ``{"metrics": {name: mean}, "per_image": {name: {mean, std, median, ci95, n}}}``
+    (``ci95``: the 95% bootstrap interval of the mean over images),
     and with ``group_by``, ``"per_group": {name: {group: {value, ci95, n}}}`` (the group's mean).
 
     Per-image figures come from the metric handlers' details (``save_details=True``, their default);
@@ -63,6 +64,7 @@ class MetricsSummaryJSON:
                 "mean": _number(finite.mean()) if finite.size else None,
                 "std": _number(finite.std()) if finite.size else None,
                 "median": _number(np.median(finite)) if finite.size else None,
+                "ci95": bootstrap_mean(finite)["ci95"] if finite.size else [None, None],
                 "n": int(finite.size),
                 "n_undefined": int(values.size - finite.size),
             }

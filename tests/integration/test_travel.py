@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
+from monai_ext.constants import CLS_BUNDLE, IMAGE_SUFFIXES, REPO_ROOT, SEG_BUNDLE
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,7 +73,7 @@ def fresh(tmp_path_factory) -> dict:
             REPO_ROOT / "bundles" / name, elsewhere / name, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval")
         )
     data = root / "data"
-    _run([python, "-m", "monai_ext.synthetic", "--out", data, "--n-seg", "12", "--n-cls", "24", "--size", "64", "--seed", "5"], cwd=root, env=env)  # fmt: skip
+    _run([python, "-m", "monai_ext.synthetic", "--out", data, "--n-seg", "15", "--n-cls", "24", "--size", "64", "--seed", "5"], cwd=root, env=env)  # fmt: skip
     _run([python, "-m", "monai_ext.data_lists", "covid-qu-ex", "--root", data / "lung-seg", "--out", data / "seg.json"], cwd=root, env=env)  # fmt: skip
     _run([python, "-m", "monai_ext.data_lists", "covidx", "--root", data / "covidx", "--out", data / "cls.json",
           "--classes", "binary", "--val-fraction", "0.25", "--masks", data / "covidx-lung-gt"], cwd=root, env=env)  # fmt: skip
@@ -127,7 +127,7 @@ def test_segmentation_trains_infers_evaluates_and_exports_outside_the_repository
             "--dataset_dir", data / "lung-seg", "--datalist", data / "seg.json", "--image_size", "32", "--num_workers", "0")  # fmt: skip
     assert (seg / "eval").is_dir()
     masks = _masks(fresh, seg, fresh["root"] / "masks")
-    images = [p for p in (data / "covidx" / "test").iterdir() if p.suffix in (".png", ".dcm")]
+    images = [p for p in (data / "covidx" / "test").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
     assert len(masks) == len(images)
     assert set(np.unique(np.asarray(Image.open(next(iter((fresh["root"] / "masks").rglob("*.png"))))))) <= {0, 255}
     _bundle(fresh, SEG_BUNDLE, "ckpt_export", "network_def", "--filepath", "models/model.ts", "--ckpt_file", "models/model.pt",
