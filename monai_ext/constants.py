@@ -3,6 +3,7 @@ bundle names and where the repository and its default data are."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -19,6 +20,7 @@ __all__ = [
     "SYNTHETIC_ROOT",
     "Keys",
     "in_checkout",
+    "positive_index",
 ]
 
 
@@ -62,6 +64,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC_ROOT = REPO_ROOT / "data" / "synthetic"
 #: the checkout's data lists of the embedded dataset
 DATA_LISTS_ROOT = REPO_ROOT / "data_lists"
+
+
+def positive_index(classes: Sequence[str] | int) -> int:
+    """The index of a binary model's positive class: its last class (``classes``: the class names or
+    their number). Every binary figure, threshold and decision of the project is of this class."""
+    return (classes if isinstance(classes, int) else len(classes)) - 1
 
 
 def in_checkout() -> bool:

@@ -58,8 +58,8 @@ def demo_summary(seg_eval: Path, cls_eval: Path, masks: Path | None = None, mode
         if gating:
             rate, answered = gating["abstention_rate"], gating["answered_accuracy"]
             lines.append(
-                f"    the input gate abstained on {rate['k']} of {rate['n']}; accuracy of those answered "
-                f"{_figure(answered['value'], answered['ci95'])}"
+                f"    the input gate abstained on {rate['k']} of {rate['n']}; its decisions at the operating threshold were right on "
+                f"{_figure(answered['value'], answered['ci95'])} of those answered"
             )
     else:
         lines.append(f"  COVID-19 classification: no figures in {cls_eval} (did its evaluation run?)")

@@ -24,6 +24,7 @@ import torch
 
 from monai_ext.bundle import (
     LARGE_FILES,
+    MODEL_FILE,
     bundle_command,
     export_torchscript,
     inference_parser,
@@ -61,7 +62,7 @@ def check_files(bundle: Path) -> list[str]:
     """Required files exist; the weights are in ``models/model.pt`` or listed in ``large_files.yml``."""
     problems = [f"missing {name}" for name in REQUIRED_FILES if not (bundle / name).is_file()]
     listed = {entry.get("path") for entry in large_file_entries(bundle)}
-    if "models/model.pt" not in listed and not (bundle / "models" / "model.pt").is_file():
+    if f"models/{MODEL_FILE}" not in listed and not (bundle / "models" / MODEL_FILE).is_file():
         problems.append(f"models/model.pt is neither in the bundle nor listed in {LARGE_FILES}")
     return problems
 
@@ -177,9 +178,9 @@ def check_export(bundle: Path) -> list[str]:
     then ``torch.jit.load`` of the TorchScript and the same output as the checkpoint's network."""
     parser = inference_parser(bundle, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = bundle / "models" / "model.pt"
+        ckpt = bundle / "models" / MODEL_FILE
         if not ckpt.is_file():
-            ckpt = Path(tmp) / "model.pt"
+            ckpt = Path(tmp) / MODEL_FILE
             torch.save(parser.get_parsed_content(NET_ID).state_dict(), ckpt)
         ts_file = Path(tmp) / "model.ts"
         problems = _cli_problems(export_torchscript(bundle, ts_file, ckpt, NET_ID), "ckpt_export")
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             for problem in problems:
                 print(f"         {problem}")
             failed += bool(problems)
-        if not (bundle / "models" / "model.pt").is_file():
+        if not (bundle / "models" / MODEL_FILE).is_file():
             print("  note: no models/model.pt here; ckpt_export used a freshly initialised network")
     print("all checks passed" if not failed else f"{failed} check(s) failed")
     return 1 if failed else 0

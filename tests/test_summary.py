@@ -32,7 +32,10 @@ def test_the_summary_gives_each_figure_with_its_interval_and_the_files(tmp_path)
     text = demo_summary(seg, cls, masks, [models])
     assert "lung segmentation (test split, 45 images): mean Dice 0.912 (95% CI 0.900-0.923)" in text
     assert "accuracy 0.800 (95% CI 0.652-0.895), ROC AUC 0.871 (95% CI 0.750-0.960)" in text
-    assert "abstained on 2 of 40; accuracy of those answered 0.816 (95% CI 0.667-0.907)" in text
+    assert (
+        "abstained on 2 of 40; its decisions at the operating threshold were right on 0.816 (95% CI 0.667-0.907) of those answered"
+        in text
+    )
     assert f"{masks} (1 PNG)" in text and str(models / "MODEL_CARD.md") in text
 
 

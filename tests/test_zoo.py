@@ -75,7 +75,7 @@ def test_large_files_entry_needs_url_and_sha256_and_a_matching_local_file(bundle
 def test_version_must_be_the_newest_changelog_entry(bundle):
     _edit_metadata(bundle, lambda m: m.update(version="0.9.0"))
     assert check_version(bundle) == ["version '0.9.0' is not in the changelog"]
-    _edit_metadata(bundle, lambda m: m["changelog"].update({"0.9.0": "newer"}) or m.update(version="0.2.0"))
+    _edit_metadata(bundle, lambda m: m["changelog"].update({"0.9.0": "newer"}) or m.update(version="0.3.0"))
     assert "not the newest" in check_version(bundle)[0]
 
 

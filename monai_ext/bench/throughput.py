@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from monai_ext.bundle import inference_parser, write_class_names
+from monai_ext.bundle import MODEL_FILE, inference_parser, write_class_names
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
 
 __all__ = ["folder_throughput"]
@@ -36,7 +36,7 @@ def _with_random_weights(bundle: str, folder: Path) -> Path:
     ).items():
         parser[key] = value
     (target / "models").mkdir()
-    torch.save(parser.get_parsed_content("network_def").state_dict(), target / "models" / "model.pt")
+    torch.save(parser.get_parsed_content("network_def").state_dict(), target / "models" / MODEL_FILE)
     if bundle == CLS_BUNDLE:
         write_class_names(parser["class_names"], target / "models")
     return target

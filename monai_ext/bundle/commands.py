@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from monai_ext.bundle.model_folder import MODEL_FILE
+
 __all__ = ["bundle_command", "export_torchscript", "override_args"]
 
 
@@ -34,7 +36,7 @@ def export_torchscript(
             "--filepath",
             filepath,
             "--ckpt_file",
-            ckpt_file or bundle_dir / "models" / "model.pt",
+            ckpt_file or bundle_dir / "models" / MODEL_FILE,
             "--meta_file",
             bundle_dir / "configs" / "metadata.json",
             "--config_file",

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monai_ext.constants import BACKBONES, BUNDLE_NAMES, INPUT_MODES
+from monai_ext.constants import BACKBONES, BUNDLE_NAMES, INPUT_MODES, positive_index
 from monai_ext.errors import CXRError
 from monai_ext.metrics.calibration import TEMPERATURE_RANGE
 
@@ -327,9 +327,10 @@ def _calibration_against_classes(file: Path, calibration: Mapping[str, Any], nam
     """A binary model's threshold is of its last class; a model of more classes has none."""
     problems = []
     positive, threshold = calibration.get("positive_class"), calibration.get("threshold")
-    if len(names) == 2 and positive is not None and positive != names[-1]:
+    if len(names) == 2 and positive is not None and positive != names[positive_index(names)]:
         problems.append(
-            f"{file}: positive_class = {json.dumps(positive)}: must be the last class, {json.dumps(names[-1])}"
+            f"{file}: positive_class = {json.dumps(positive)}: must be the last class, "
+            f"{json.dumps(names[positive_index(names)])}"
         )
     if len(names) != 2 and threshold is not None:
         problems.append(f"{file}: threshold = {threshold}: a model of {len(names)} classes has none (null)")

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from ignite.engine import Engine
 
-from monai_ext.constants import Keys
+from monai_ext.constants import Keys, positive_index
 from monai_ext.gate.gate import ABSTAIN
 from monai_ext.handlers.outputs import RowWriter, item_field, item_label, item_name
 from monai_ext.metrics.calibration import (
@@ -147,7 +147,7 @@ class ClassificationWriter(RowWriter):
         sources = np.array([r[Keys.SOURCE] for r in self.rows])
         result = {"overall": classification_report(y, probs, self.class_names, self.n_bootstrap)}
         if self.threshold is not None:
-            positive = len(self.class_names) - 1  # the last class, as in the decision column
+            positive = positive_index(self.class_names)  # as in the decision column
             result["overall"]["at_threshold"] = decision_report(y == positive, probs[:, positive], self.threshold)
         gates = {r.get("gate") for r in self.rows}
         result["overall"]["gate"] = "off" if gates <= {"off", None, ""} else "on"

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
+from monai_ext.constants import positive_index
 from monai_ext.metrics.classification import classification_report, decision_report
 
 __all__ = [
@@ -59,7 +60,8 @@ def decision(probs: Sequence[float], class_names: Sequence[str], threshold: floa
     """The class a binary model decides at its operating threshold: the positive (last) class when its
     probability is at least ``threshold``; None without a threshold or for a model of other than 2 classes."""
     threshold = operating_threshold(threshold, class_names)
-    return None if threshold is None else class_names[int(probs[-1] >= threshold)]
+    positive = positive_index(class_names)
+    return None if threshold is None else class_names[positive if probs[positive] >= threshold else 1 - positive]
 
 
 def uncalibrated(probs: np.ndarray, temperature: float) -> np.ndarray:
@@ -175,7 +177,8 @@ def fit_calibration(
         t = fit_temperature(logits[idx], labels[idx])
         if not binary:
             return t, None
-        scores, positive = softmax(logits[idx] / t, axis=1)[:, 1], labels[idx] == 1
+        pos = positive_index(class_names)
+        scores, positive = softmax(logits[idx] / t, axis=1)[:, pos], labels[idx] == pos
         if not _has_both(positive):  # a resample with one class places no threshold
             return t, None
         if target_sensitivity is None:
@@ -189,10 +192,11 @@ def fit_calibration(
     report = classification_report(labels, after, class_names, n_bootstrap=n_bootstrap, seed=seed)
     figures = {"accuracy": report["accuracy"], "auc": report["auc"]}
     if threshold is not None:
-        figures["at_threshold"] = decision_report(labels == len(class_names) - 1, after[:, -1], threshold)
+        pos = positive_index(class_names)
+        figures["at_threshold"] = decision_report(labels == pos, after[:, pos], threshold)
     return {
         "class_names": list(class_names),
-        "positive_class": class_names[-1] if binary else None,
+        "positive_class": class_names[positive_index(class_names)] if binary else None,
         "temperature": temperature,
         "temperature_ci95": percentile_interval([t for t, _ in boot]),
         "threshold": threshold,

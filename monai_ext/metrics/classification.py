@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from monai_ext.constants import positive_index
 from monai_ext.metrics.intervals import percentile_interval
 
 __all__ = [
@@ -79,7 +80,8 @@ def _auc_summary(y_true: np.ndarray, probs: np.ndarray) -> float | None:
     """Binary: AUC of the last (positive) class. Several classes: macro one-vs-rest AUC."""
     n_classes = probs.shape[1]
     if n_classes == 2:
-        return roc_auc(y_true == 1, probs[:, 1])
+        pos = positive_index(n_classes)
+        return roc_auc(y_true == pos, probs[:, pos])
     aucs = [roc_auc(y_true == c, probs[:, c]) for c in range(n_classes)]
     return None if any(a is None for a in aucs) else float(np.mean(aucs))
 

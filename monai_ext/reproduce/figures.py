@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from monai_ext.constants import positive_index
 from monai_ext.data.image_reader import read_cxr
 from monai_ext.data.inputs import mask_lookup, mask_path_for
 from monai_ext.metrics.classification import roc_curve
@@ -81,8 +82,9 @@ def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, o
                 continue
             rows = read_csv(pred_file)
             names = [k[len("prob_") :] for k in rows[0] if k.startswith("prob_")]
-            positive = np.array([r["true"] == names[-1] for r in rows])
-            fpr, tpr = roc_curve(positive, np.array([float(r[f"prob_{names[-1]}"]) for r in rows]))
+            pos = names[positive_index(names)]
+            positive = np.array([r["true"] == pos for r in rows])
+            fpr, tpr = roc_curve(positive, np.array([float(r[f"prob_{pos}"]) for r in rows]))
             auc = runs[f"{backbone}/{mode}"]["headline"]["auc"]["value"]
             ax.plot(fpr, tpr, label=f"{mode} (AUC {auc:.3f})" if auc is not None else mode)
         ax.plot([0, 1], [0, 1], "k:", lw=0.8)

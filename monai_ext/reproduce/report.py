@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from monai_ext.constants import INPUT_MODES
+from monai_ext.constants import INPUT_MODES, positive_index
 from monai_ext.gate.targets import SETS as GATE_SETS
 from monai_ext.reproduce.figures import draw_figures
 from monai_ext.reproduce.probe import shortcut_probe
@@ -100,7 +100,8 @@ def _calibration_section(results: dict[str, Any]) -> str:
         t_low, t_high = fit["threshold_ci95"]
         k_low, k_high = fit["temperature_ci95"]
         sens, spec = at["sensitivity"], at["specificity"]
-        pos = overall["per_class"][overall["class_names"][-1]]
+        names = overall["class_names"]
+        pos = overall["per_class"][names[positive_index(names)]]
         lines.append(
             f"| {key} | {fit['threshold']:.3f} ({t_low:.3f}-{t_high:.3f}) | {fit['temperature']:.2f} "
             f"({k_low:.2f}-{k_high:.2f}) | {_fmt(overall['accuracy'])} | {_fmt(at['accuracy'])} | "

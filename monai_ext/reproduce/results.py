@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from monai_ext.bundle.model_folder import CALIBRATION_FILE
+from monai_ext.constants import positive_index
 from monai_ext.metrics.classification import wilson_interval
 from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.reproduce.study import StudyPaths
@@ -22,7 +23,7 @@ def headline(report: dict) -> dict[str, dict]:
     """Accuracy, recall, precision, F1 (of the positive, last class when binary; macro otherwise), AUC."""
     names = report["class_names"]
     if len(names) == 2:
-        pos = report["per_class"][names[-1]]
+        pos = report["per_class"][names[positive_index(names)]]
         f1 = {"value": pos["f1"], "ci95": pos["f1_ci95"]}
         recall, precision = pos["sensitivity"], pos["precision"]
     else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from monai_ext.bundle import bundle_command, override_args
+from monai_ext.bundle import MODEL_FILE, bundle_command, override_args
 from monai_ext.constants import BACKBONES, CLS_BUNDLE, INPUT_MODES, REPO_ROOT, SEG_BUNDLE
 from monai_ext.data_lists.covidx import source_classes
 from monai_ext.gate.targets import SETS_FILE as GATE_SETS_FILE
@@ -229,7 +229,7 @@ def _label_lists(root: Path) -> list[Path]:
 
 def _segment_folder(name: str, paths: StudyPaths, seg: dict, dataset: Path, out: Path, inputs: list[Path]) -> Step:
     """Lung masks of every image under ``dataset`` with the study's segmentation model, into ``out``."""
-    model = paths.seg / "models" / "model.pt"
+    model = paths.seg / "models" / MODEL_FILE
     return Step(
         name=name,
         command=bundle_command(
@@ -319,7 +319,7 @@ def _classifier(
         str(profile["seed"]),
     ]
     configs = sorted(CLS_CONFIGS.glob("*.json"))
-    model = run / "models" / "model.pt"
+    model = run / "models" / MODEL_FILE
     steps = [
         Step(
             name=f"{name}_train",
@@ -430,7 +430,7 @@ def study_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES, modes=INP
     cls_list = paths.lists / "covidx.json"
     seg_data = ["--dataset_dir", str(paths.qu_ex), "--datalist", str(seg_list), "--num_workers", "0"]
     seg_common = [*seg_data, "--ckpt_dir", str(paths.seg / "models"), "--image_size", str(seg["image_size"])]
-    model = paths.seg / "models" / "model.pt"
+    model = paths.seg / "models" / MODEL_FILE
     steps = [
         Step(
             name="lists_qu_ex",
@@ -579,7 +579,7 @@ def leave_one_source_out_steps(paths: StudyPaths, profile: dict, backbones=BACKB
     (``--test-sources S``), then each backbone on the profile's ``leave_one_source_out`` modes, trained
     without S and evaluated on S and on the other sources' published test images."""
     how = profile["leave_one_source_out"]
-    model = paths.seg / "models" / "model.pt"
+    model = paths.seg / "models" / MODEL_FILE
     steps = []
     for source in held_out_sources(paths.covidx, how["min_images"]):
         folder = paths.loso(source)
@@ -610,7 +610,7 @@ def shortcut_steps(paths: StudyPaths, profile: dict) -> list[Step]:
     and evaluate it on both hospitals."""
     how, seg = profile["shortcut"], profile["seg"]
     data, masks, datalist = paths.shortcut / "data", paths.shortcut / "masks", paths.shortcut / SHORTCUT_LIST
-    model = paths.seg / "models" / "model.pt"
+    model = paths.seg / "models" / MODEL_FILE
     synthetic = {"n_cls": how["n"], "size": how["size"], "seed": profile["seed"]}
     steps = [
         Step(
@@ -713,7 +713,7 @@ def recalibration_steps(paths: StudyPaths, profile: dict, dataset: Path, masks: 
                     *override_args(recalibrate),
                 ),
                 outputs=[run / "models_site" / "calibration.json"],
-                inputs=[paths.site_list, run / "models" / "model.pt", *configs],
+                inputs=[paths.site_list, run / "models" / MODEL_FILE, *configs],
                 settings=recalibrate,
                 work_dirs=[run / "models_site"],
             )

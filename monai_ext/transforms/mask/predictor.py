@@ -11,7 +11,7 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import Compose, MapTransform
 
-from monai_ext.bundle import inference_parser
+from monai_ext.bundle import MODEL_FILE, inference_parser
 from monai_ext.constants import Keys
 from monai_ext.networks import prepare_network
 from monai_ext.transforms.mask.dictionary import AsLabelImaged, SaveLungMaskd
@@ -51,7 +51,7 @@ class LungMaskPredictor:
         self._net = None
 
     def _load(self) -> None:
-        weights = self.bundle_dir / "models" / "model.pt"
+        weights = self.bundle_dir / "models" / MODEL_FILE
         if not weights.is_file():
             raise FileNotFoundError(
                 f"no lung segmentation model at {weights}: train the segmentation bundle, or give lung masks (mask_dir)"
