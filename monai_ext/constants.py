@@ -4,8 +4,9 @@ bundle names and where the repository and its default data are."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
 from pathlib import Path
+
+from monai.utils import StrEnum
 
 __all__ = [
     "BACKBONES",
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-class Keys(str, Enum):
+class Keys(StrEnum):
     """Keys of the data dictionaries the bundles' transforms and handlers pass along."""
 
     IMAGE = "image"  #: the radiograph (a path, then the loaded image)
@@ -40,9 +41,6 @@ class Keys(str, Enum):
     CLASS_NAME = "class_name"  #: a data-list item's class, by name (segmentation items carry it to group figures)
     PATIENT_ID = "patient_id"
     SOURCE = "source"  #: the dataset source (hospital, collection) an image comes from
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: file name suffixes taken as radiographs when a folder is scanned (lower case)
