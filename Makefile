@@ -145,7 +145,7 @@ deploy-demo: deploy-env weights
 	$(DEPLOY_VENV)/bin/python -m monai_ext.deploy.demo --out results/deploy
 
 integration: label-env deploy-env data
-	CXR_INTEGRATION=1 $(PY) -m pytest tests/integration/test_travel.py
+	CXR_INTEGRATION=1 $(PY) -m pytest tests/integration/test_travel.py tests/integration/test_real_study.py tests/integration/test_multi_gpu.py
 	$(LABEL_VENV)/bin/python -m pytest tests/integration/test_monailabel.py
 	$(DEPLOY_VENV)/bin/python -m pytest tests/integration/test_deploy.py
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -89,11 +88,12 @@ def test_training_writes_best_model_and_resumes(trained):
     assert not list((work / "models").glob("*.tmp*"))
     settings = json.loads((work / "models" / "settings.json").read_text())
     # how to use the model, and which weights it describes
-    assert settings == {
+    assert {k: settings[k] for k in ("bundle", "image_size", "model_sha256")} == {
         "bundle": "cxr_lung_segmentation",
         "image_size": 64,
         "model_sha256": file_sha256(work / "models" / "model.pt"),
     }
+    assert settings["validation"]["metric"] == "val_mean_dice" and settings["training_data"]["splits"]["training"]["n"]
 
 
 def test_evaluate_writes_csv_and_json(trained, synthetic_root):
@@ -270,48 +270,6 @@ def test_monai_bundle_checks(tmp_path):
         ]
     )
     assert "data shape of network is verified with no error" in log
-
-
-def test_multi_gpu_config_trains_both_ranks_to_the_same_weights_under_torchrun_on_cpu(trained, tmp_path):
-    common = [a if a != str(trained["work"] / "train") else str(tmp_path / "train") for a in trained["common"]]
-    common = [a if a != str(trained["work"] / "models") else str(tmp_path / "models") for a in common]
-    # every rank saves its weights at the end: a test handler beside the config's own, in a third config file
-    extra = tmp_path / "save_per_rank.json"
-    handlers = (
-        "$@train#handlers + (@train#rank0_handlers if dist.get_rank() == 0 else [])"
-        f" + [rank_weights.SaveWeightsPerRank(@network, '{tmp_path / 'ranks'}')]"
-    )
-    extra.write_text(json.dumps({"rank_weights": "$import rank_weights", "train#trainer#train_handlers": handlers}))
-    configs = f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}','{extra}']"
-    run_cli(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_port",
-            "29517",
-            "-m",
-            "monai.bundle",
-            "run",
-            "training",
-            "--config_file",
-            configs,
-            "--max_epochs",
-            "1",
-            *common,
-        ],
-        env={"PYTHONPATH": str(REPO / "tests")},
-    )
-    ranks = [torch.load(tmp_path / "ranks" / f"rank{r}.pt", map_location="cpu", weights_only=True) for r in (0, 1)]
-    assert ranks[0].keys() == ranks[1].keys()
-    for name, tensor in ranks[0].items():
-        torch.testing.assert_close(ranks[1][name], tensor, rtol=0, atol=0, msg=name)
-    # rank 0 alone wrote the best model and the resume checkpoint, and the model is rank 0's final weights or earlier
-    assert (tmp_path / "models" / "model.pt").is_file() and (tmp_path / "train" / "checkpoint_epoch=1.pt").is_file()
-    final = torch.load(tmp_path / "train" / "checkpoint_epoch=1.pt", map_location="cpu", weights_only=True)["model"]
-    assert all(torch.equal(final[k], ranks[0][k]) for k in ranks[0])
 
 
 def test_network_shapes_and_pretrained_switch():

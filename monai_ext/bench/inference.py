@@ -26,9 +26,9 @@ from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE, Keys
 __all__ = ["PARTS", "end_to_end", "peak_rss_mb"]
 
 PARTS = ("load", "preprocess", "segment", "postprocess", "classify")
-#: transforms of the segmentation postprocessing that write files, not part of the latency (the plausibility
-#: check stays: the bundle's inference runs it on every mask)
-_LEFT_OUT = ("SaveLungMaskd",)
+#: transforms of the segmentation postprocessing that write files or shape the output for other tools' writers,
+#: not part of the latency (the plausibility check stays: the bundle's inference runs it on every mask)
+_LEFT_OUT = ("SaveLungMaskd", "AsLabelImaged")
 
 
 def _parsers(amp: bool, device: str):
