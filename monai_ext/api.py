@@ -28,13 +28,13 @@ from monai.data import MetaTensor
 from monai_ext.bundle import MODEL_FILE, inference_parser
 from monai_ext.constants import Keys
 from monai_ext.errors import project_error
-from monai_ext.gate import ABSTAIN, PenultimateFeatures
+from monai_ext.gate import ABSTAIN, GateResult, PenultimateFeatures
 from monai_ext.metrics.calibration import decision, operating_threshold
 from monai_ext.networks import engine_amp, feature_layer
 from monai_ext.transforms import LoadCXRd, LungMaskPredictor
 from monai_ext.visualize import ClassSaliency
 
-__all__ = ["CovidClassifier", "LungSegmenter"]
+__all__ = ["CovidClassifier", "LungSegmenter", "decision_fields"]
 
 Image = str | os.PathLike | np.ndarray | torch.Tensor
 
@@ -55,10 +55,32 @@ def _default_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device if device is not None else ("cuda:0" if torch.cuda.is_available() else "cpu"))
 
 
+_LOADER = LoadCXRd(keys=Keys.IMAGE)
+
+
 def _load(image: Image) -> MetaTensor:
     """The radiograph as the bundles' ``LoadCXRd`` gives it: ``(1, rows, columns)`` in [0, 1], its header
     in the metadata when it is a file."""
-    return LoadCXRd(keys=Keys.IMAGE)({Keys.IMAGE: str(image) if isinstance(image, os.PathLike) else image})[Keys.IMAGE]
+    return _LOADER({Keys.IMAGE: str(image) if isinstance(image, os.PathLike) else image})[Keys.IMAGE]
+
+
+def decision_fields(
+    probs: np.ndarray, class_names: Sequence[str], threshold: float | None, gate: GateResult
+) -> dict[str, Any]:
+    """What a classification answer says of one radiograph, the same in the Python API, MONAI Label and
+    Deploy: ``prediction`` (the argmax), ``probabilities``, ``decision`` (the class at a binary model's
+    ``threshold``, the argmax without one, ``abstain`` when the gate does not answer), ``threshold`` when
+    there is one, and the gate's fields."""
+    predicted = class_names[int(np.argmax(probs))]
+    chosen = decision(probs, class_names, threshold) or predicted
+    out: dict[str, Any] = {
+        "prediction": predicted,
+        "probabilities": {n: float(p) for n, p in zip(class_names, probs)},
+        "decision": ABSTAIN if gate.abstains else chosen,
+    }
+    if threshold is not None:
+        out["threshold"] = threshold
+    return {**out, **gate.fields()}
 
 
 class LungSegmenter:
@@ -174,17 +196,11 @@ class CovidClassifier:
         probs = self.postprocessing(data)[Keys.PRED].detach().cpu().numpy().astype(np.float64)
         predicted = int(probs.argmax())
         gate = self.gate.decide_on(data, self.gate.ood_distances(self.features.last)[0])
-        chosen = decision(probs, self.class_names, self.threshold) or self.class_names[predicted]
         result: dict[str, Any] = {
             "input_mode": self.input_mode,
-            "prediction": self.class_names[predicted],
-            "probabilities": {n: float(p) for n, p in zip(self.class_names, probs)},
-            "decision": ABSTAIN if gate.abstains else chosen,
+            **decision_fields(probs, self.class_names, self.threshold, gate),
             "not_assessed": [check for check, _ in gate.failed],
-            **gate.fields(),
         }
-        if self.threshold is not None:
-            result["threshold"] = self.threshold
         if self.saliency is not None:
             result["saliency"], result["saliency_overlay"] = self.saliency.explain(
                 data[Keys.IMAGE], predicted, data.get(Keys.LUNG), self.class_names

@@ -79,14 +79,7 @@ def test_the_gate_abstains_with_its_reasons_and_answers_on_upright_radiographs(f
 
 
 def test_evaluation_reports_the_abstention_rate_and_abstentions_as_errors(cls_models, synthetic_root, tmp_path):
-    from monai_ext.data_lists import build_covidx, write_datalist
-
-    datalist = tmp_path / "cls.json"
-    write_datalist(
-        build_covidx(synthetic_root / "covidx", classes="binary", val_fraction=0.2, seed=0,
-                     masks=synthetic_root / "covidx-lung-gt"),
-        datalist,
-    )  # fmt: skip
+    datalist = cls_models.parent / "cls.json"  # the classifier's own data list (conftest)
     out = tmp_path / "eval"
     run_cli(
         ["python", "-m", "monai.bundle", "run", "evaluating", "--config_file",
@@ -109,15 +102,10 @@ def test_evaluation_reports_the_abstention_rate_and_abstentions_as_errors(cls_mo
 def test_recalibration_writes_a_new_complete_folder_and_never_touches_the_original(
     cls_models, synthetic_root, tmp_path
 ):
-    from monai_ext.data_lists import build_covidx, recalibration_split, write_datalist
+    from monai_ext.data_lists import recalibration_split, write_datalist
 
     before = {p.name: file_sha256(p) for p in cls_models.iterdir() if p.is_file()}
-    full = tmp_path / "full.json"
-    write_datalist(
-        build_covidx(synthetic_root / "covidx", classes="binary", val_fraction=0.2, seed=0,
-                     masks=synthetic_root / "covidx-lung-gt"),
-        full,
-    )  # fmt: skip
+    full = cls_models.parent / "cls.json"  # the classifier's own data list (conftest)
     local = tmp_path / "local.json"
     # the tiny dataset's training images stand in for a site's (its test split has six)
     write_datalist(recalibration_split(full, n=14, split="training", seed=0), local)

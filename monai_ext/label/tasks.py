@@ -27,12 +27,13 @@ from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
 from monailabel.tasks.train.bundle import BundleTrainTask
 
+from monai_ext.api import decision_fields
 from monai_ext.bundle import read_model_folder
 from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE, Keys
 from monai_ext.data import write_png
-from monai_ext.gate import ABSTAIN, InputGate, PenultimateFeatures
+from monai_ext.gate import InputGate, PenultimateFeatures
 from monai_ext.label.requests import check_train_request
-from monai_ext.metrics.calibration import decision, operating_threshold
+from monai_ext.metrics.calibration import operating_threshold
 from monai_ext.networks import feature_layer
 from monai_ext.visualize import ClassSaliency
 
@@ -95,13 +96,8 @@ class CovidClassificationInfer(BundleInferTask):
         """The answer's JSON (probabilities, predicted class, decision, saliency) and, when a map was
         asked for, its overlay PNG as the answer's file."""
         probs = np.asarray(data[Keys.PRED], dtype=np.float64).reshape(-1)
-        scores = {name: round(float(p), 6) for name, p in zip(self.class_names, probs)}
-        answer: dict[str, Any] = {"prediction": self.class_names[int(probs.argmax())], "probabilities": scores}
-        chosen = decision(probs, self.class_names, self.threshold) or answer["prediction"]
-        if self.threshold is not None:
-            answer["threshold"] = self.threshold
-        result = data["gate_result"]
-        answer.update(decision=ABSTAIN if result.abstains else chosen, **result.fields())
+        answer = decision_fields(probs, self.class_names, self.threshold, data["gate_result"])
+        answer["probabilities"] = {name: round(p, 6) for name, p in answer["probabilities"].items()}
         if "saliency_overlay" not in data:
             return None, answer
         answer["saliency"] = data["saliency"]
