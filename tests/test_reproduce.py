@@ -163,6 +163,30 @@ def test_settings_change_a_profile_copy_and_refuse_unknown_sections():
             with_settings(PROFILES["real"], [bad])
 
 
+def test_modes_per_backbone_choose_the_main_tables_runs(tmp_path):
+    from monai_ext.reproduce.study import StudyPaths, run_modes, study_steps, with_settings
+
+    default = PROFILES["default"]
+    assert run_modes(default, "resnet50") == ["cxr", "lung", "no_lung"]
+    assert run_modes(default, "vgg19_bn") == run_modes(default, "efficientnet_b7") == ["lung"]
+    assert run_modes(default, "vgg19_bn", ("cxr", "no_lung")) == []  # --modes narrows it further
+    grid = with_settings(default, ["modes_per_backbone={}"])
+    assert run_modes(grid, "vgg19_bn") == ["cxr", "lung", "no_lung"]
+    text = with_settings(default, ["modes_per_backbone.vgg19_bn=cxr,no_lung"])
+    assert run_modes(text, "vgg19_bn") == ["cxr", "no_lung"]
+    with pytest.raises(ValueError, match=r"modes_per_backbone.vgg19_bn: \['lungs'\]"):
+        run_modes(with_settings(default, ["modes_per_backbone.vgg19_bn=lungs"]), "vgg19_bn")
+    paths = StudyPaths(run_dir=tmp_path, qu_ex=tmp_path / "q", covidx=tmp_path / "c", covidx_gt_masks=tmp_path / "g")
+    trained = [s.name for s in study_steps(paths, default) if s.name.startswith("cls_") and s.name.endswith("_train")]
+    assert trained == [
+        "cls_resnet50_cxr_train",
+        "cls_resnet50_lung_train",
+        "cls_resnet50_no_lung_train",
+        "cls_vgg19_bn_lung_train",
+        "cls_efficientnet_b7_lung_train",
+    ]
+
+
 def test_real_profile_with_pretrained_weights_out_of_reach_stops_before_any_step(tmp_path, capsys, monkeypatch):
     import socket
 

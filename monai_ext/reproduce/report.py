@@ -17,7 +17,7 @@ from monai_ext.gate.targets import SETS as GATE_SETS
 from monai_ext.reproduce.figures import draw_figures
 from monai_ext.reproduce.probe import shortcut_probe
 from monai_ext.reproduce.results import collect_results
-from monai_ext.reproduce.study import StudyPaths, cls_settings, split_run_name, test_sources
+from monai_ext.reproduce.study import StudyPaths, cls_settings, run_modes, split_run_name, test_sources
 from monai_ext.utils import atomic_path, file_sha256, write_csv, write_json
 
 __all__ = ["write_report"]
@@ -330,7 +330,7 @@ _RECIPE = (
 )
 
 
-def _settings_section(profile: dict, backbones) -> str:
+def _settings_section(profile: dict, backbones, modes) -> str:
     """One line per trained model: what it was given (image size, epochs, learning rate, ImageNet weights,
     the short-schedule recipe) and how its checkpoint was chosen."""
 
@@ -352,6 +352,12 @@ def _settings_section(profile: dict, backbones) -> str:
                 cls_settings(profile, backbone),
                 "best validation log-likelihood (minus the cross-entropy: a proper scoring rule)",
             )
+            + f"; inputs: {', '.join(run_modes(profile, backbone, modes))}"
+        )
+    if any(run_modes(profile, b, modes) != list(modes) for b in backbones):
+        lines.append(
+            "- not every backbone runs on every input in this profile (its time budget); the whole grid: "
+            "`--set modes_per_backbone={}`"
         )
     return "\n".join(lines)
 
@@ -415,7 +421,7 @@ precision and F1 are of the positive class.
 
 ## Settings
 
-{_settings_section(profile, backbones)}
+{_settings_section(profile, backbones, modes)}
 
 ## Classification (test split)
 
