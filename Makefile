@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic
 
-.PHONY: setup test lint bench data demo reproduce verify weights release label label-env deploy-env deploy-demo integration clean help
+.PHONY: setup test lint bench data demo reproduce verify weights release label label-env deploy-env deploy-demo \
+	pacs-deps pacs pacs-load viewer viewer-install deploy-pacs integration clean help
 
 help:
 	@echo "make demo   - set up, then run the main job on the embedded synthetic data"
@@ -19,7 +20,12 @@ help:
 	@echo "make verify - model-zoo checks of both bundles (files, sizes, metadata schema, net in/out, export)"
 	@echo "make weights - bundles' models/model.pt: present, else downloaded (large_files.yml), else trained small"
 	@echo "make label  - MONAI Label server on localhost:$(LABEL_PORT) with both bundles (own env .venv-label)"
+	@echo "make label STUDIES=$(PACS_URL) - the same on the CR/DX series of a PACS"
 	@echo "make deploy-demo - MONAI Deploy app on the real RG1_UNCR.dcm (own env .venv-deploy)"
+	@echo "make pacs   - a local Orthanc PACS on 127.0.0.1:$(PACS_PORT) (DICOMweb $(PACS_URL)); Ctrl-C stops it"
+	@echo "make pacs-load - store RG1_UNCR.dcm and synthetic CR/DX studies in it (STOW-RS)"
+	@echo "make deploy-pacs STUDY=UID [SALIENCY=1] - the Deploy app from the PACS, its SEG and SR stored back"
+	@echo "make viewer - the OHIF viewer on the PACS, http://127.0.0.1:$(VIEWER_PORT)"
 	@echo "make integration - MONAI Label and MONAI Deploy tests, for real, in their environments"
 	@echo "make data   - write the synthetic dataset to $(SYNTH) and its data lists to data_lists/"
 	@echo "make setup  - create $(VENV) and install requirements.txt and monai_ext (editable)"
@@ -116,8 +122,8 @@ label-env: $(LABEL_VENV)/.installed
 $(LABEL_VENV)/.installed: requirements.txt monai_ext/label/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(LABEL_VENV)
 	$(LABEL_VENV)/bin/pip install --quiet --upgrade pip
-	@# the core pins but jsonschema and pydicom: monailabel's pydicom-seg needs jsonschema<4, numpy<2, pydicom<3
-	grep -v -e '^jsonschema' -e '^pydicom==' requirements.txt > $(LABEL_VENV)/core-requirements.txt
+	@# the core pins but jsonschema, pydicom, highdicom: monailabel's pydicom-seg needs jsonschema<4, numpy<2, pydicom<3
+	grep -v -e '^jsonschema' -e '^pydicom==' -e '^highdicom' requirements.txt > $(LABEL_VENV)/core-requirements.txt
 	$(LABEL_VENV)/bin/pip install --quiet -r $(LABEL_VENV)/core-requirements.txt -r monai_ext/label/requirements.txt
 	$(LABEL_VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
@@ -131,23 +137,58 @@ $(DEPLOY_VENV)/.installed: requirements.txt monai_ext/deploy/requirements.txt py
 	touch $@
 
 # a folder of studies (synthetic PNG/DICOM with lung masks as final labels, and the real RG1_UNCR.dcm),
-# then the server with both bundles from bundles/ (training updates bundles/cxr_lung_segmentation/models)
+# then the server with both bundles from bundles/ (training updates bundles/cxr_lung_segmentation/models).
+# STUDIES=http://127.0.0.1:8042/dicom-web serves a PACS's CR/DX series instead (labels saved as DICOM SEG there);
+# a STUDIES folder of your own is served as it is (only the default one is written).
 # Loopback only, and only pages served from this host may read its answers (CORS); see the README's
 # MONAI Label section to open it to a network (LABEL_HOST) and turn MONAI Label's authentication on.
 LABEL_HOST ?= 127.0.0.1
 LABEL_ORIGINS ?= ["http://127.0.0.1:$(LABEL_PORT)","http://localhost:$(LABEL_PORT)"]
+STUDIES ?= $(LABEL_DIR)/studies
 label: label-env weights
-	$(LABEL_VENV)/bin/python -m monai_ext.label.studies --out $(LABEL_DIR)/studies
+	$(if $(filter $(LABEL_DIR)/studies,$(STUDIES)),$(LABEL_VENV)/bin/python -m monai_ext.label.studies --out $(STUDIES))
 	MONAI_LABEL_CORS_ORIGINS='$(LABEL_ORIGINS)' $(LABEL_VENV)/bin/python -m monailabel.main start_server \
-		--app monai_ext/label/app --studies $(LABEL_DIR)/studies --host $(LABEL_HOST) --port $(LABEL_PORT)
+		--app monai_ext/label/app --studies $(STUDIES) --conf pacs_cache $(LABEL_DIR)/pacs-cache \
+		--host $(LABEL_HOST) --port $(LABEL_PORT)
 
 deploy-demo: deploy-env weights
 	$(DEPLOY_VENV)/bin/python -m monai_ext.deploy.demo --out results/deploy
 
-integration: label-env deploy-env data
+# The hospital's round trip on loopback: Orthanc (Debian's orthanc, orthanc-dicomweb), the OHIF viewer (npm's
+# @ohif/app, its built dist/ only) and headless Chromium. pacs-deps installs what is missing (apt-get).
+PACS_PORT ?= 8042
+PACS_URL := http://127.0.0.1:$(PACS_PORT)/dicom-web
+VIEWER_PORT ?= 3000
+VIEWER_DIR := results/viewer
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PACS_PACKAGES := $(shell command -v Orthanc >/dev/null 2>&1 || echo orthanc) \
+	$(shell ls /usr/share/orthanc/plugins/libOrthancDicomWeb.so* >/dev/null 2>&1 || echo orthanc-dicomweb) \
+	$(shell command -v chromium >/dev/null 2>&1 || echo chromium) $(shell command -v npm >/dev/null 2>&1 || echo npm)
+
+pacs-deps:
+	$(if $(strip $(PACS_PACKAGES)),$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(strip $(PACS_PACKAGES)),@echo "Orthanc, its DICOMweb plugin, Chromium and npm are installed")
+
+pacs: setup pacs-deps
+	$(PY) -m monai_ext.pacs serve --storage results/pacs --port $(PACS_PORT)
+
+pacs-load: setup
+	$(PY) -m monai_ext.pacs load --url $(PACS_URL)
+
+viewer-install: $(VIEWER_DIR)/ohif/index.html
+$(VIEWER_DIR)/ohif/index.html: | $(STAMP)
+	$(PY) -m monai_ext.pacs.viewer install --dest $(VIEWER_DIR)
+
+viewer: viewer-install
+	$(PY) -m monai_ext.pacs.viewer serve --root $(VIEWER_DIR)/ohif --pacs http://127.0.0.1:$(PACS_PORT) --port $(VIEWER_PORT)
+
+deploy-pacs: deploy-env weights
+	$(DEPLOY_VENV)/bin/python -m monai_ext.deploy.pacs --pacs $(PACS_URL) --study $(STUDY) \
+		--model results/deploy/models --export --out results/deploy-pacs $(if $(SALIENCY),--saliency)
+
+integration: label-env deploy-env data pacs-deps viewer-install
 	CXR_INTEGRATION=1 $(PY) -m pytest tests/integration/test_travel.py tests/integration/test_real_study.py tests/integration/test_multi_gpu.py
-	$(LABEL_VENV)/bin/python -m pytest tests/integration/test_monailabel.py
-	$(DEPLOY_VENV)/bin/python -m pytest tests/integration/test_deploy.py
+	$(LABEL_VENV)/bin/python -m pytest tests/integration/test_monailabel.py tests/integration/test_pacs_label.py
+	$(DEPLOY_VENV)/bin/python -m pytest tests/integration/test_deploy.py tests/integration/test_pacs_deploy.py
 
 clean:
 	rm -rf $(SYNTH) results

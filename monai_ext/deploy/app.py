@@ -29,6 +29,7 @@ from monai_ext.deploy.operators import (
     CXRResultWriterOperator,
     LungSegmentationOperator,
 )
+from monai_ext.utils import file_sha256
 
 __all__ = ["CLS", "SEG", "CXRDeployApp"]
 
@@ -53,6 +54,18 @@ class CXRDeployApp(Application):
         self.saliency = saliency
         self.gate = gate
         super().__init__(*args, **kwargs)
+
+    def model_ids(self, models: Path) -> dict[str, str]:
+        """What each DICOM output is a function of, besides its radiograph: the weights (SHA-256 of each
+        TorchScript), the classifier's model folder (calibration, gate) and whether the gate was on."""
+        seg = file_sha256(models / SEG / "model.ts")
+        cls = file_sha256(models / CLS / "model.ts")
+        folder = ",".join(f"{p.name}={file_sha256(p)}" for p in sorted((self.cls_bundle / "models").glob("*.json")))
+        return {
+            "lung_seg": seg,
+            "classification_sr": f"{seg}:{cls}:{folder}:gate={self.gate}",
+            "saliency_sc": f"{seg}:{cls}:{folder}",
+        }
 
     def compose(self) -> None:
         app_context: AppContext = Application.init_app_context(self.argv)
@@ -83,7 +96,9 @@ class CXRDeployApp(Application):
             gate=self.gate,
             name="covid_classifier",
         )
-        writer = CXRResultWriterOperator(self, output_folder=output_folder, skipped=skipped, name="writer")
+        writer = CXRResultWriterOperator(
+            self, output_folder=output_folder, skipped=skipped, model_ids=self.model_ids(models), name="writer"
+        )
         self.add_flow(loader, seg, {(Keys.IMAGE, Keys.IMAGE)})
         self.add_flow(loader, classifier, {(Keys.IMAGE, Keys.IMAGE)})
         self.add_flow(seg, classifier, {(Keys.PRED, Keys.LUNG)})

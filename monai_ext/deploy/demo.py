@@ -23,7 +23,7 @@ from monai_ext.bundle import default_data_path, export_torchscript, find_bundle_
 from monai_ext.deploy.app import CLS, SEG
 from monai_ext.synthetic import ensure_default_data
 
-__all__ = ["make_input_folder", "run_demo"]
+__all__ = ["export_models", "make_input_folder", "run_demo"]
 
 
 def make_input_folder(folder: Path) -> Path:
@@ -43,6 +43,14 @@ def make_input_folder(folder: Path) -> Path:
     return folder
 
 
+def export_models(models: Path, seg_bundle: Path | None = None, cls_bundle: Path | None = None) -> Path:
+    """Both bundles' weights as TorchScript (configs embedded) in the SDK's layout of several models:
+    ``models/<bundle>/model.ts``; the bundles found as :func:`~monai_ext.bundle.find_bundle_root` does."""
+    for bundle, name in ((seg_bundle, SEG), (cls_bundle, CLS)):
+        export_torchscript(Path(bundle or find_bundle_root(name)), models / name / "model.ts").check_returncode()
+    return models
+
+
 def run_demo(
     out: Path,
     seg_bundle: Path | None = None,
@@ -52,11 +60,8 @@ def run_demo(
 ) -> dict:
     """Export, fill the input folder, run the app in its own process (with Grad-CAM overlays unless
     ``saliency`` is off, with the input gate unless ``gate`` is off); return ``results.json``."""
-    seg_bundle = Path(seg_bundle or find_bundle_root(SEG))
     cls_bundle = Path(cls_bundle or find_bundle_root(CLS))
-    models = out / "models"
-    for bundle, name in ((seg_bundle, SEG), (cls_bundle, CLS)):
-        export_torchscript(bundle, models / name / "model.ts").check_returncode()
+    models = export_models(out / "models", seg_bundle, cls_bundle)
     inputs = make_input_folder(out / "input")
     output = out / "output"
     shutil.rmtree(output, ignore_errors=True)

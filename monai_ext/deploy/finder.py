@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pydicom
 
-__all__ = ["CHEST_BODY_PARTS", "RADIOGRAPH_MODALITIES", "find_chest_radiographs"]
+from monai_ext.gate.checks import ACCEPTED_MODALITIES, CHEST_BODY_PARTS
 
-CHEST_BODY_PARTS = {"CHEST", "THORAX", "LUNG", ""}
-RADIOGRAPH_MODALITIES = {"CR", "DX"}
+__all__ = ["find_chest_radiographs"]
 
 
 def find_chest_radiographs(folder: Path) -> tuple[list[Path], dict[str, str]]:
@@ -25,9 +24,9 @@ def find_chest_radiographs(folder: Path) -> tuple[list[Path], dict[str, str]]:
         modality = str(ds.get("Modality", ""))
         body_part = str(ds.get("BodyPartExamined", "") or "").upper()
         frames = int(ds.get("NumberOfFrames", 1) or 1)
-        if modality not in RADIOGRAPH_MODALITIES:
+        if modality not in ACCEPTED_MODALITIES:
             skipped[str(path)] = f"modality {modality or 'missing'} is not a radiograph (CR, DX)"
-        elif body_part not in CHEST_BODY_PARTS:
+        elif body_part and body_part not in CHEST_BODY_PARTS:
             skipped[str(path)] = f"body part {body_part} is not the chest"
         elif frames != 1:
             skipped[str(path)] = f"{frames} frames; one expected"

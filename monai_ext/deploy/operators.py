@@ -11,8 +11,10 @@
   emits class probabilities and the decision (a class, or ``abstain``).
 - :class:`CXRResultWriterOperator` writes, per radiograph, the mask (PNG, 0/255, at the radiograph's
   size, and a DICOM SEG referencing the radiograph), the class probabilities and the decision at the
-  model's threshold (``result.json`` and a DICOM SR measurement report, TID 1500; ``dicom_outputs.py``),
-  the Grad-CAM overlay when asked (``saliency.png``); and ``results.json`` for the whole folder.
+  model's threshold (``result.json`` and a DICOM SR measurement report, TID 1500), the Grad-CAM overlay
+  when asked (``saliency.png`` and a DICOM secondary capture); and ``results.json`` for the whole folder.
+  The DICOM objects (:mod:`monai_ext.pacs.objects`) have UIDs derived from the source instance and the
+  models' weights: a rerun writes the same objects, which a PACS stores once.
 """
 
 from __future__ import annotations
@@ -32,8 +34,14 @@ from monai.deploy.operators.monai_bundle_inference_operator import MonaiBundleIn
 from monai_ext.api import CovidClassifier
 from monai_ext.constants import Keys
 from monai_ext.data import read_cxr, write_png
-from monai_ext.deploy.dicom_outputs import write_classification_sr, write_lung_seg
 from monai_ext.errors import CXRReadError
+from monai_ext.pacs.objects import (
+    DICOM_OBJECTS,
+    derived_uid,
+    write_classification_sr,
+    write_lung_seg,
+    write_saliency_sc,
+)
 from monai_ext.utils import write_json
 
 __all__ = ["CXRLoaderOperator", "CXRResultWriterOperator", "CovidClassifierOperator", "LungSegmentationOperator"]
@@ -116,13 +124,37 @@ class CovidClassifierOperator(Operator):
 
 class CXRResultWriterOperator(Operator):
     """Per radiograph ``<output>/<SOPInstanceUID>/``: ``lung_mask.png``, ``lung_seg.dcm`` (DICOM SEG),
-    ``classification_sr.dcm`` (DICOM SR) and ``result.json``; ``results.json`` lists every radiograph
-    and every file skipped, with the reason. A DICOM object that cannot be made is reported, not fatal."""
+    ``classification_sr.dcm`` (DICOM SR), with a Grad-CAM map ``saliency.png`` and ``saliency_sc.dcm``,
+    and ``result.json``; ``results.json`` lists every radiograph and every file skipped, with the reason.
+    A DICOM object that cannot be made is reported, not fatal.
 
-    def __init__(self, fragment: Fragment, *args, output_folder: Path, skipped: dict[str, str], **kwargs) -> None:
+    Args:
+        output_folder: where the results go.
+        skipped: the input files left out, with the reason (in ``results.json``).
+        model_ids: what identifies the outputs' models, per object (``lung_seg``, ``classification_sr``,
+            ``saliency_sc``; the weights' hashes and settings): each DICOM object's UIDs are derived from the
+            source instance and its entry (:func:`~monai_ext.pacs.objects.derived_uid`). New UIDs without it.
+    """
+
+    def __init__(
+        self,
+        fragment: Fragment,
+        *args,
+        output_folder: Path,
+        skipped: dict[str, str],
+        model_ids: dict[str, str] | None = None,
+        **kwargs,
+    ) -> None:
         self.output_folder = Path(output_folder)
         self.summary: dict[str, Any] = {"radiographs": [], "skipped": skipped}
+        self.model_ids = dict(model_ids or {})
         super().__init__(fragment, *args, **kwargs)
+
+    def _uids(self, key: str, sop_uid: str) -> dict[str, str]:
+        model = self.model_ids.get(key)
+        if not model:
+            return {}
+        return {"series_uid": derived_uid(key, model, sop_uid, "series"), "sop_uid": derived_uid(key, model, sop_uid)}
 
     def setup(self, spec: OperatorSpec) -> None:
         spec.input(Keys.IMAGE)
@@ -151,22 +183,19 @@ class CXRResultWriterOperator(Operator):
                 write_png(overlay, folder / "saliency.png")
                 probabilities["saliency"]["map"] = str(folder / "saliency.png")
             result.update(probabilities, lung_mask=str(folder / "lung_mask.png"))
-            source = Path(meta["filename_or_obj"])
-            for key, what, write in (
-                ("lung_seg", "DICOM SEG", lambda: write_lung_seg(source, lung, folder / "lung_seg.dcm")),
-                (
-                    "classification_sr",
-                    "DICOM SR",
-                    lambda: write_classification_sr(
-                        source,
-                        probabilities["probabilities"],
-                        folder / "classification_sr.dcm",
-                        not_assessed=probabilities["not_assessed"],
-                    ),
+            source, sop = Path(meta["filename_or_obj"]), meta["SOPInstanceUID"]
+            writers = {
+                "lung_seg": lambda out, uids: write_lung_seg(source, lung, out, **uids),
+                "classification_sr": lambda out, uids: write_classification_sr(
+                    source, probabilities["probabilities"], out, not_assessed=probabilities["not_assessed"], **uids
                 ),
-            ):
+            }
+            if overlay is not None:
+                writers["saliency_sc"] = lambda out, uids: write_saliency_sc(source, overlay, out, **uids)
+            for key, write in writers.items():
+                name, what = DICOM_OBJECTS[key]
                 try:
-                    result[key] = str(write())
+                    result[key] = str(write(folder / name, self._uids(key, sop)))
                 except Exception as e:  # noqa: BLE001 - a header highdicom refuses: the PNG and the JSON still stand
                     result[f"{key}_error"] = f"{what} not written: {type(e).__name__}: {e}"
                     logger.error("%s: %s", source, result[f"{key}_error"])

@@ -3,7 +3,16 @@ and skip, saying so, in the core one."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
 from pathlib import Path
 
 import torch
@@ -32,3 +41,110 @@ def bundle_copy(name: str, dest: Path, seed: int = 0) -> Path:
         calibration = {**CLS_CALIBRATION, "model_sha256": file_sha256(out / "models" / "model.pt")}
         write_json(calibration, out / "models" / CALIBRATION_FILE)
     return out
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def orthanc(storage: Path):
+    """A started Orthanc (the project's configuration) on a free loopback port, storing under ``storage``;
+    the test is skipped, saying how to install it, where Orthanc is not installed (``make pacs-deps``)."""
+    import pytest
+
+    from monai_ext.pacs.server import OrthancServer, PACSServerError, dicomweb_plugin
+
+    if shutil.which("Orthanc") is None and not Path("/usr/sbin/Orthanc").exists():
+        pytest.skip("Orthanc is not installed: make pacs-deps (apt-get install orthanc orthanc-dicomweb)")
+    try:
+        dicomweb_plugin()
+    except PACSServerError as e:
+        pytest.skip(str(e))
+    return OrthancServer(storage, free_port()).start()
+
+
+def orthanc_count(server) -> int:
+    """How many instances the Orthanc holds (its REST API)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.url}/statistics", timeout=10) as r:
+        return int(json.loads(r.read())["CountInstances"])
+
+
+def request(
+    url: str, method: str = "GET", fields: dict | None = None, timeout: float = 600, json_body: dict | None = None
+) -> tuple[int, bytes, str]:
+    """HTTP request; ``fields`` are sent as multipart/form-data (how MONAI Label takes ``params``), ``json_body``
+    as JSON (its training parameters)."""
+    body, headers = None, {}
+    if json_body is not None:
+        body, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
+    if fields is not None:
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()
+        ]
+        body = ("".join(parts) + f"--{boundary}--\r\n").encode()
+        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.read(), r.headers.get("Content-Type", "")
+
+
+@contextlib.contextmanager
+def label_server(root: Path, studies: str, bundles: Path, env: dict[str, str] | None = None, conf: dict | None = None):
+    """MONAI Label with the project's app on a free loopback port, serving ``studies`` (a folder or a DICOMweb
+    root) with the bundles of ``bundles``; its log in ``root/server.log``. Yields its URL."""
+    import pytest
+
+    port = free_port()
+    extra = [arg for key, value in (conf or {}).items() for arg in ("--conf", key, str(value))]
+    log = open(root / "server.log", "w")  # noqa: SIM115 - the server writes to it until the context ends
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "monailabel.main",
+            "start_server",
+            "--app",
+            str(REPO_ROOT / "monai_ext" / "label" / "app"),
+            "--studies",
+            studies,
+            "--conf",
+            "bundles",
+            str(bundles),
+            *extra,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 240
+    try:
+        while True:
+            try:
+                if request(f"{url}/info/", timeout=5)[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail(f"MONAI Label server did not start; log:\n{(root / 'server.log').read_text()[-4000:]}")
+            time.sleep(2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -94,7 +94,7 @@ def test_finder_refuses_non_radiographs(tmp_path):
 def test_an_sr_of_a_radiograph_not_assessed_says_why(tmp_path):
     from pydicom.data import get_testdata_file
 
-    from monai_ext.deploy.dicom_outputs import write_classification_sr
+    from monai_ext.pacs.objects import write_classification_sr
 
     out = write_classification_sr(
         Path(get_testdata_file("RG1_UNCR.dcm")),

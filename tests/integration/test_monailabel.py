@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -24,42 +20,16 @@ pytest.importorskip(
     "monailabel", reason="MONAI Label is not installed here; `make integration` runs this in .venv-label"
 )
 
-from helpers import CLS, CLS_CALIBRATION, SEG, bundle_copy
+from helpers import CLS, CLS_CALIBRATION, SEG, bundle_copy, label_server
+from helpers import request as _request
 from PIL import Image
 
 from monai_ext.bundle import bundle_command
-from monai_ext.constants import REPO_ROOT
 from monai_ext.data import read_cxr, write_png
 from monai_ext.label.studies import make_studies
 from monai_ext.utils import read_csv
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _request(
-    url: str, method: str = "GET", fields: dict | None = None, timeout: float = 600, json_body: dict | None = None
-) -> tuple[int, bytes, str]:
-    """HTTP request; ``fields`` are sent as multipart/form-data (how MONAI Label takes ``params``), ``json_body``
-    as JSON (its training parameters)."""
-    body, headers = None, {}
-    if json_body is not None:
-        body, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
-    if fields is not None:
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()
-        ]
-        body = ("".join(parts) + f"--{boundary}--\r\n").encode()
-        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
-    req = urllib.request.Request(url, data=body, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.status, r.read(), r.headers.get("Content-Type", "")
 
 
 @pytest.fixture(scope="module")
@@ -69,50 +39,9 @@ def server(tmp_path_factory):
     for name in (SEG, CLS):
         bundle_copy(name, bundles)
     studies = make_studies(root / "studies", labelled=8, unlabelled=3)
-    port = _free_port()
-    env = {**os.environ, "MONAI_LABEL_DATASTORE_FILE_EXT": '["*.png","*.jpg","*.jpeg","*.dcm"]'}
-    log = open(root / "server.log", "w")  # noqa: SIM115 - the server writes to it until the fixture ends
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "monailabel.main",
-            "start_server",
-            "--app",
-            str(REPO_ROOT / "monai_ext" / "label" / "app"),
-            "--studies",
-            str(studies),
-            "--conf",
-            "bundles",
-            str(bundles),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 240
-    while True:
-        try:
-            if _request(f"{url}/info/", timeout=5)[0] == 200:
-                break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"MONAI Label server did not start; log:\n{(root / 'server.log').read_text()[-4000:]}")
-        time.sleep(2)
-    yield {"url": url, "studies": studies, "bundles": bundles, "log": root / "server.log"}
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    env = {"MONAI_LABEL_DATASTORE_FILE_EXT": '["*.png","*.jpg","*.jpeg","*.dcm"]'}
+    with label_server(root, str(studies), bundles, env) as url:
+        yield {"url": url, "studies": studies, "bundles": bundles, "log": root / "server.log"}
 
 
 def test_info_lists_both_models_and_the_trainer(server):

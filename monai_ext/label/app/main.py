@@ -3,6 +3,8 @@ classification (infer). Bundles are read from a folder, by default the repositor
 
     monailabel start_server --app monai_ext/label/app --studies STUDIES [--conf bundles DIR]
 
+``STUDIES`` is a folder of images, or a PACS's DICOMweb root (``http://127.0.0.1:8042/dicom-web``): its CR
+and DX series, labels stored back as DICOM SEG (:class:`~monai_ext.label.datastore.PACSDatastore`).
 Every request is checked before a task sees it (:mod:`monai_ext.label.requests`): typed, allow-listed
 fields, image ids of the datastore, plain label tags, the bundle's own model files; nothing a request
 carries reaches a bundle config as an expression. A refused request gets HTTP 400 with the reason.
@@ -10,9 +12,9 @@ carries reaches a bundle config as an expression. A refused request gets HTTP 40
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,73 +28,19 @@ from monailabel.tasks.activelearning.random import Random
 
 from monai_ext.bundle import MODEL_FILE
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
-from monai_ext.label.requests import (
-    RequestError,
-    check_batch_request,
-    check_image_id,
-    check_infer_request,
-    check_label_tag,
-    check_train_request,
-)
+from monai_ext.label.datastore import ConfinedDatastore, PACSDatastore, refused
+from monai_ext.label.requests import check_batch_request, check_infer_request, check_train_request
 from monai_ext.label.tasks import CovidClassificationInfer, LungSegmentationInfer, LungSegmentationTrain
+from monai_ext.pacs.client import PACS
 
 logger = logging.getLogger(__name__)
 
 SEG, CLS = SEG_BUNDLE, CLS_BUNDLE
 DEFAULT_BUNDLES = REPO_ROOT / "bundles"
+#: where radiographs fetched from a PACS are cached (``--conf pacs_cache DIR``), one folder per PACS
+DEFAULT_PACS_CACHE = REPO_ROOT / "results" / "label" / "pacs-cache"
 #: the image files a studies folder holds, unless MONAI_LABEL_DATASTORE_FILE_EXT says otherwise
 IMAGE_PATTERNS = ["*.png", "*.jpg", "*.jpeg", "*.dcm"]
-
-
-def _refused(check: Callable[..., Any], *args: Any) -> Any:
-    """``check(*args)``, with a refusal turned into HTTP 400 carrying its reason."""
-    try:
-        return check(*args)
-    except RequestError as e:
-        logger.warning("request refused: %s", e)
-        raise HTTPException(status_code=400, detail=str(e)) from None
-
-
-class ConfinedDatastore(LocalDatastore):
-    """MONAI Label's local datastore whose ids and tags stay inside it: an image id is a plain name (no
-    path), a label tag a plain folder name under ``labels/``; anything else is refused (HTTP 400)."""
-
-    def _known(self, image_id: str) -> bool:
-        return image_id in self._datastore.objects
-
-    def add_image(self, image_id: str, image_filename: str, image_info: dict[str, Any]) -> str:
-        if image_id:
-            _refused(check_label_tag, image_id, "image")  # a new id: a plain name
-        return super().add_image(image_id, image_filename, image_info)
-
-    def remove_image(self, image_id: str) -> None:
-        _refused(check_image_id, image_id, self._known)
-        super().remove_image(image_id)
-
-    def update_image_info(self, image_id: str, info: dict[str, Any]) -> None:
-        _refused(check_image_id, image_id, self._known)
-        super().update_image_info(image_id, info)
-
-    def save_label(self, image_id: str, label_filename: str, label_tag: str, label_info: dict[str, Any]) -> str:
-        _refused(check_image_id, image_id, self._known)
-        _refused(check_label_tag, label_tag)
-        return super().save_label(image_id, label_filename, label_tag, label_info)
-
-    def get_label_uri(self, label_id: str, label_tag: str) -> str:
-        _refused(check_label_tag, label_tag)
-        return super().get_label_uri(label_id, label_tag)
-
-    def get_label_info(self, label_id: str, label_tag: str) -> dict[str, Any]:
-        _refused(check_label_tag, label_tag)
-        return super().get_label_info(label_id, label_tag)
-
-    def update_label_info(self, label_id: str, label_tag: str, info: dict[str, Any]) -> None:
-        _refused(check_label_tag, label_tag)
-        super().update_label_info(label_id, label_tag, info)
-
-    def remove_label(self, label_id: str, label_tag: str) -> None:
-        _refused(check_label_tag, label_tag)
-        super().remove_label(label_id, label_tag)
 
 
 class CXRApp(MONAILabelApp):
@@ -116,6 +64,10 @@ class CXRApp(MONAILabelApp):
         )
 
     def init_datastore(self) -> LocalDatastore:
+        if self.studies.startswith(("http://", "https://")):  # a PACS's DICOMweb root
+            cache = Path(self.conf.get("pacs_cache", DEFAULT_PACS_CACHE))
+            url = self.studies.rstrip("/")
+            return PACSDatastore(PACS(url), cache / hashlib.sha256(url.encode()).hexdigest()[:16])
         extensions = (
             settings.MONAI_LABEL_DATASTORE_FILE_EXT
             if "MONAI_LABEL_DATASTORE_FILE_EXT" in os.environ
@@ -151,11 +103,11 @@ class CXRApp(MONAILabelApp):
         return bool(self.datastore().get_image_uri(image_id))
 
     def infer(self, request, datastore=None):
-        checked = _refused(check_infer_request, request, self._known_image, self._model_files(request.get("model")))
+        checked = refused(check_infer_request, request, self._known_image, self._model_files(request.get("model")))
         return super().infer(checked, datastore)
 
     def batch_infer(self, request, datastore=None):
-        checked = _refused(check_batch_request, request, self._model_files(request.get("model")))
+        checked = refused(check_batch_request, request, self._model_files(request.get("model")))
         return self._batch_infer(checked, datastore if datastore else self.datastore(), self._batch_item)
 
     def _batch_item(self, request, datastore=None):
@@ -166,7 +118,7 @@ class CXRApp(MONAILabelApp):
     def train(self, request):
         model = request.get("model")
         bundle = self.bundles / str(model) if model in self._trainers else None
-        checked = _refused(check_train_request, request, bundle, self._model_files(model))
+        checked = refused(check_train_request, request, bundle, self._model_files(model))
         return super().train(checked)
 
     def scoring(self, request, datastore=None):

@@ -1,0 +1,174 @@
+"""A screenshot of a web page by headless Chromium (Debian's ``chromium``), for the viewer's test and docs.
+
+    python -m monai_ext.pacs.screenshot URL OUT.png [--until JS_EXPRESSION] [--timeout 120]
+
+Chromium runs headless with software WebGL (SwiftShader: the viewer draws with WebGL and a test machine has
+no GPU) and a fresh profile in a temporary folder, driven over the DevTools protocol on a pipe
+(``--remote-debugging-pipe``: no port is opened). The page is loaded, ``until`` (a JavaScript expression)
+is asked every half second until it is true, the page is given ``settle`` seconds more to draw, and the
+picture is taken; an expression still false after ``timeout`` seconds is an error that says so (with a
+picture of the page as it was, for the reader).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from monai_ext.errors import CXRError
+
+__all__ = ["ScreenshotError", "screenshot"]
+
+#: the default condition: the document has loaded
+LOADED = "document.readyState === 'complete'"
+
+
+class ScreenshotError(CXRError, RuntimeError):
+    """Chromium is missing, stopped, or the page never reached its condition."""
+
+
+class _DevTools:
+    """The DevTools protocol over Chromium's pipe (fd 3 in, fd 4 out; messages end with a NUL byte)."""
+
+    def __init__(self, to_chromium: int, from_chromium: int) -> None:
+        self.write, self.read = os.fdopen(to_chromium, "wb", buffering=0), os.fdopen(from_chromium, "rb")
+        self.next_id, self.buffer = 0, b""
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 60) -> Any:
+        self.next_id += 1
+        message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        self.write.write(json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            while b"\0" not in self.buffer:
+                chunk = os.read(self.read.fileno(), 1 << 20)
+                if not chunk:
+                    raise ScreenshotError(f"chromium stopped during {method}")
+                self.buffer += chunk
+            raw, self.buffer = self.buffer.split(b"\0", 1)
+            answer = json.loads(raw)
+            if answer.get("id") == self.next_id:
+                if "error" in answer:
+                    raise ScreenshotError(f"{method}: {answer['error'].get('message')}")
+                return answer.get("result", {})
+        raise ScreenshotError(f"{method}: no answer within {timeout:g} s")
+
+
+def screenshot(
+    url: str,
+    out: Path,
+    chromium: str | None = None,
+    until: str = LOADED,
+    timeout: float = 120,
+    settle: float = 3,
+    size: tuple[int, int] = (1280, 900),
+) -> Path:
+    """Load ``url`` in headless Chromium, wait until ``until`` is true (then ``settle`` seconds), save ``out``."""
+    chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise ScreenshotError("chromium is not installed: apt-get install chromium")
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    to_read, to_chromium = os.pipe()  # Chromium reads fd 3, writes fd 4
+    from_chromium, to_write = os.pipe()
+    with tempfile.TemporaryDirectory() as profile:
+        command = [
+            chromium,
+            "--headless=new",
+            "--no-sandbox",  # root in a container has no user namespace for the sandbox
+            "--no-first-run",
+            "--no-default-browser-check",
+            f"--user-data-dir={profile}",
+            "--use-angle=swiftshader",
+            "--enable-unsafe-swiftshader",
+            "--ignore-gpu-blocklist",
+            "--hide-scrollbars",
+            f"--window-size={size[0]},{size[1]}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
+
+        def _pipes() -> None:  # in the child: the protocol's descriptors at 3 and 4 (copied first: either may be)
+            read, write = os.dup(to_read), os.dup(to_write)
+            os.dup2(read, 3)
+            os.dup2(write, 4)
+
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(3, 4),  # kept open for exec (made by _pipes)
+            preexec_fn=_pipes,  # noqa: PLW1509 - dup and dup2 calls, no lock taken
+        )
+        os.close(to_read)
+        os.close(to_write)
+        tools = _DevTools(to_chromium, from_chromium)
+        try:
+            target = tools.call("Target.createTarget", {"url": url})["targetId"]
+            session = tools.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            tools.call(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False},
+                session,
+            )
+            deadline, reached = time.monotonic() + timeout, False
+            while time.monotonic() < deadline:
+                try:
+                    answer = tools.call(
+                        "Runtime.evaluate", {"expression": f"!!({until})", "returnByValue": True}, session
+                    )
+                except ScreenshotError as e:  # the page is between documents (navigating): ask again
+                    if "execution context" not in str(e):
+                        raise
+                    answer = {}
+                if answer.get("result", {}).get("value") is True:
+                    reached = True
+                    break
+                time.sleep(0.5)
+            time.sleep(settle)
+            shot = tools.call("Page.captureScreenshot", {"format": "png"}, session)["data"]
+            out.write_bytes(base64.b64decode(shot))
+            if not reached:
+                raise ScreenshotError(f"{url}: {until!r} still false after {timeout:g} s (the page as it was: {out})")
+        finally:
+            try:
+                tools.call("Browser.close", timeout=10)
+            except (ScreenshotError, OSError):
+                pass
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monai_ext.pacs.screenshot", description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--until", default=LOADED, help="a JavaScript expression to wait for (default: loaded)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for it")
+    args = parser.parse_args(argv)
+    try:
+        print(screenshot(args.url, args.out, until=args.until, timeout=args.timeout))
+    except ScreenshotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
