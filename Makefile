@@ -89,7 +89,7 @@ demo: data
 	@$(PY) -m monai_ext.summary --seg-eval $(DEMO)/seg/eval --cls-eval $(DEMO)/cls/eval --masks $(DEMO)/masks \
 		--models $(DEMO)/seg/models $(DEMO)/cls/models
 
-# The whole study: synthetic by default (about 15 min on 2 CPU cores); with QU_EX and/or COVIDX the
+# The whole study: synthetic by default (under 14 min on 2 CPU cores); with QU_EX and/or COVIDX the
 # real settings (PROFILE=real), a missing dataset replaced by the synthetic one. Steps whose outputs
 # are complete and whose inputs and settings are unchanged are skipped; FORCE=1 reruns everything.
 PROFILE ?= $(if $(QU_EX)$(COVIDX),real,default)
