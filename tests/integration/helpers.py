@@ -148,3 +148,21 @@ def label_server(root: Path, studies: str, bundles: Path, env: dict[str, str] | 
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def loaded_pacs(storage: Path):
+    """A started Orthanc (:func:`orthanc`) filled with ``make pacs-load``'s radiographs; yields ``server``,
+    ``pacs`` (the project's client), ``datasets`` (what was stored) and ``loaded`` (the store's answer)."""
+    from types import SimpleNamespace
+
+    from monai_ext.pacs.client import PACS
+    from monai_ext.pacs.load import load_pacs, load_set
+
+    server = orthanc(storage)
+    try:
+        pacs = PACS(server.dicomweb_url, timeout=30)
+        datasets = load_set()
+        yield SimpleNamespace(server=server, pacs=pacs, datasets=datasets, loaded=load_pacs(pacs, datasets))
+    finally:
+        server.stop()

@@ -23,7 +23,7 @@ pytest.importorskip(
 )
 
 import highdicom as hd
-from helpers import CLS, SEG, bundle_copy, free_port, orthanc, orthanc_count
+from helpers import CLS, SEG, bundle_copy, free_port, loaded_pacs, orthanc_count
 from PIL import Image
 from pydicom.data import get_testdata_file
 
@@ -31,7 +31,7 @@ from monai_ext.constants import REPO_ROOT
 from monai_ext.deploy.demo import export_models
 from monai_ext.deploy.pacs import StudyRunError, run_study
 from monai_ext.pacs.client import PACS
-from monai_ext.pacs.load import load_pacs, load_set
+from monai_ext.pacs.load import load_pacs
 
 pytestmark = pytest.mark.slow
 
@@ -42,18 +42,10 @@ OHIF_BUILD = REPO_ROOT / "results" / "viewer" / "ohif"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("pacs")
-    server = orthanc(root / "orthanc")
-    try:
-        pacs = PACS(server.dicomweb_url, timeout=30)
-        datasets = load_set()
-        loaded = load_pacs(pacs, datasets)
+    with loaded_pacs(root / "orthanc") as site:
         seg, cls = bundle_copy(SEG, root / "bundles"), bundle_copy(CLS, root / "bundles")
-        models = export_models(root / "models", seg, cls)
-        yield SimpleNamespace(
-            server=server, pacs=pacs, datasets=datasets, loaded=loaded, models=models, cls=cls, root=root
-        )
-    finally:
-        server.stop()
+        site.models, site.cls, site.root = export_models(root / "models", seg, cls), cls, root
+        yield site
 
 
 def _run(site, ds: pydicom.Dataset, gate: bool) -> SimpleNamespace:

@@ -19,12 +19,11 @@ pytest.importorskip(
 )
 
 import highdicom as hd
-from helpers import CLS, SEG, bundle_copy, label_server, orthanc, orthanc_count
+from helpers import CLS, SEG, bundle_copy, label_server, loaded_pacs, orthanc_count
 from helpers import request as _request
 from PIL import Image
 
 from monai_ext.pacs.client import PACS
-from monai_ext.pacs.load import load_pacs, load_set
 
 pytestmark = pytest.mark.slow
 
@@ -32,19 +31,20 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("label-pacs")
-    pacs_server = orthanc(root / "orthanc")
-    try:
-        pacs = PACS(pacs_server.dicomweb_url, timeout=30)
-        datasets = load_set()
-        assert load_pacs(pacs, datasets).failed == {}
+    with loaded_pacs(root / "orthanc") as pacs_site:
+        assert pacs_site.loaded.failed == {}
         bundles = root / "bundles"
         for name in (SEG, CLS):
             bundle_copy(name, bundles)
         conf = {"pacs_cache": root / "cache"}
-        with label_server(root, pacs_server.dicomweb_url, bundles, conf=conf) as url:
-            yield {"url": url, "pacs": pacs, "server": pacs_server, "datasets": datasets, "root": root}
-    finally:
-        pacs_server.stop()
+        with label_server(root, pacs_site.server.dicomweb_url, bundles, conf=conf) as url:
+            yield {
+                "url": url,
+                "pacs": pacs_site.pacs,
+                "server": pacs_site.server,
+                "datasets": pacs_site.datasets,
+                "root": root,
+            }
 
 
 def _rg1(site) -> pydicom.Dataset:
