@@ -70,11 +70,12 @@ def retrieve(pacs: PACS, study_uid: str, folder: Path) -> list[Path]:
     return paths
 
 
-def _objects(radiograph: dict[str, Any]) -> dict[str, Path]:
-    """The DICOM objects of one radiograph to store: SEG, SR (and the secondary capture when made); the SR
-    alone when the gate did not assess it."""
-    keys = ["classification_sr"] if radiograph.get("not_assessed") else list(DICOM_OBJECTS)
-    return {k: Path(radiograph[k]) for k in keys if radiograph.get(k)}
+def _wanted(radiograph: dict[str, Any]) -> list[str]:
+    """The objects (:data:`DICOM_OBJECTS` keys) one radiograph should have in the PACS: its SR alone when
+    the gate did not assess it, else its SEG and SR, and the secondary capture when one was asked for."""
+    if radiograph.get("not_assessed"):
+        return ["classification_sr"]
+    return ["lung_seg", "classification_sr", *(["saliency_sc"] if "saliency" in radiograph else [])]
 
 
 def store_outputs(pacs: PACS, results: dict[str, Any]) -> dict[str, Any]:
@@ -88,15 +89,13 @@ def store_outputs(pacs: PACS, results: dict[str, Any]) -> dict[str, Any]:
             entry["error"] = radiograph["error"]
             record["missing"].append(f"{radiograph['SOPInstanceUID']}: not read ({radiograph['error']})")
             continue
-        wanted = ["classification_sr"] if radiograph.get("not_assessed") else ["lung_seg", "classification_sr"]
-        if "saliency" in radiograph and not radiograph.get("not_assessed"):  # asked for
-            wanted.append("saliency_sc")
-        for key in wanted:
-            if f"{key}_error" in radiograph:
-                entry["objects"][key] = {"status": "not made", "reason": radiograph[f"{key}_error"]}
         to_send = []
-        for key, path in _objects(radiograph).items():
-            ds = pydicom.dcmread(path)
+        for key in _wanted(radiograph):
+            if not radiograph.get(key):  # the app did not write it: say why, as the app said it
+                reason = radiograph.get(f"{key}_error", "the application wrote none")
+                entry["objects"][key] = {"status": "not made", "reason": reason}
+                continue
+            ds = pydicom.dcmread(radiograph[key])
             sop = str(ds.SOPInstanceUID)
             entry["objects"][key] = {"SOPInstanceUID": sop, "SeriesInstanceUID": str(ds.SeriesInstanceUID)}
             if pacs.has_instance(sop):
@@ -181,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study", required=True, nargs="+", help="StudyInstanceUID(s)")
     parser.add_argument(
         "--model", type=Path, required=True, help="the exported models (python -m monai_ext.deploy.demo)"
+    )
+    parser.add_argument(
+        "--export", action="store_true", help="export both bundles' weights into --model first (as the demo does)"
     )
     parser.add_argument("--out", type=Path, default=Path("results/deploy-pacs"))
     parser.add_argument("--cls-bundle", type=Path, default=None)

@@ -29,7 +29,7 @@ from pydicom.data import get_testdata_file
 
 from monai_ext.constants import REPO_ROOT
 from monai_ext.deploy.demo import export_models
-from monai_ext.deploy.pacs import StudyRunError, run_study
+from monai_ext.deploy.pacs import StudyRunError, main, run_study
 from monai_ext.pacs.client import PACS
 from monai_ext.pacs.load import load_pacs
 
@@ -161,6 +161,23 @@ def test_a_pacs_that_is_down_or_a_study_gone_is_named(site, tmp_path):
     )
     with pytest.raises(StudyRunError, match=rf"study {gone}: not retrieved: .*not found"):
         run_study(site.pacs, gone, site.models, tmp_path)
+
+
+def test_the_command_exports_runs_each_study_and_names_the_one_that_failed(site, tmp_path, monkeypatch, capsys):
+    """``make deploy-pacs``'s command line: --export writes the models first (the segmentation bundle found
+    under the working directory's bundles/, as in the repository); a study that fails is named, the next
+    still runs and is stored; the exit status says one failed."""
+    monkeypatch.chdir(site.root)
+    dx, missing = site.datasets[2], "1.2.826.0.1.3680043.8.498.999999"
+    argv = ["--pacs", site.pacs.url, "--study", missing, str(dx.StudyInstanceUID), "--model", str(tmp_path / "m")]
+    argv += ["--export", "--cls-bundle", str(site.cls), "--out", str(tmp_path / "out"), "--no-gate"]
+    assert main(argv) == 1
+    said = capsys.readouterr()
+    assert f"study {missing}: not retrieved" in said.err
+    assert f"study {dx.StudyInstanceUID}, instance {dx.SOPInstanceUID}: lung_seg stored, classification_sr stored" in (
+        said.out
+    )
+    assert (tmp_path / "m" / SEG / "model.ts").is_file() and (tmp_path / "m" / CLS / "model.ts").is_file()
 
 
 def test_a_study_without_a_chest_radiograph_is_named(site, tmp_path):
