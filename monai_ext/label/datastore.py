@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,15 @@ DICOM_EXT = ".dcm"
 def _http(status: int, message: str) -> HTTPException:
     logger.warning("%s", message)
     return HTTPException(status_code=status, detail=message)
+
+
+@contextmanager
+def _pacs_answers(what: str = "") -> Iterator[None]:
+    """A PACS that fails inside is the client's 502 (bad gateway), its message prefixed with ``what``."""
+    try:
+        yield
+    except PACSError as e:
+        raise _http(502, f"{what}{e}") from None
 
 
 def _is_manual_lung_seg(ds: pydicom.Dataset) -> bool:
@@ -126,10 +136,8 @@ class PACSDatastore(ConfinedDatastore):
         return self.pacs.url
 
     def _listing(self) -> dict[str, str]:
-        try:
+        with _pacs_answers():
             found = self.pacs.radiograph_series()
-        except PACSError as e:
-            raise _http(502, str(e)) from None
         self._series = {str(s.SeriesInstanceUID): str(s.StudyInstanceUID) for s in found}
         return self._series
 
@@ -155,10 +163,8 @@ class PACSDatastore(ConfinedDatastore):
 
     def _fetch(self, series_uid: str) -> None:
         study_uid = self._series[series_uid]
-        try:
+        with _pacs_answers():
             instances = self.pacs.retrieve_series(study_uid, series_uid)
-        except PACSError as e:
-            raise _http(502, str(e)) from None
         if len(instances) != 1:
             raise _http(400, f"series {series_uid}: {len(instances)} instances; one radiograph expected")
         ds = instances[0]
@@ -195,13 +201,12 @@ class PACSDatastore(ConfinedDatastore):
         }
         with tempfile.TemporaryDirectory() as tmp:
             path = write_lung_seg(source, mask, Path(tmp) / "seg.dcm", manual=True, **uids)
-            try:
-                if not self.pacs.has_instance(uids["sop_uid"]):
-                    result = self.pacs.store([pydicom.dcmread(path)])
-                    if result.failed:
-                        raise _http(502, f"label of {image_id}: the PACS refused its SEG: {result.failed}")
-            except PACSError as e:
-                raise _http(502, f"label of {image_id}: SEG not stored: {e}") from None
+            with _pacs_answers(f"label of {image_id}: SEG not stored: "):
+                refused = (
+                    {} if self.pacs.has_instance(uids["sop_uid"]) else self.pacs.store([pydicom.dcmread(path)]).failed
+                )
+            if refused:
+                raise _http(502, f"label of {image_id}: the PACS refused its SEG: {refused}")
         logger.info("label of %s stored in %s as SEG %s", image_id, self.pacs.url, uids["sop_uid"])
         return {"SEGSeriesInstanceUID": uids["series_uid"], "SEGSOPInstanceUID": uids["sop_uid"]}
 
@@ -209,7 +214,7 @@ class PACSDatastore(ConfinedDatastore):
         """The listed radiographs with a manual lung SEG in the PACS: series -> (study, SEG series)."""
         listed = self._listing()
         found = {}
-        try:
+        with _pacs_answers():
             for seg in self.pacs.search_series(Modality="SEG"):
                 study, seg_series = str(seg.StudyInstanceUID), str(seg.SeriesInstanceUID)
                 for meta in self.pacs.series_metadata(study, seg_series):
@@ -217,8 +222,6 @@ class PACSDatastore(ConfinedDatastore):
                         series = str(ref.get("SeriesInstanceUID", ""))
                         if series in listed and _is_manual_lung_seg(meta):
                             found[series] = (study, seg_series)
-        except PACSError as e:
-            raise _http(502, str(e)) from None
         return found
 
     def datalist(self, full_path: bool = True) -> list[dict[str, Any]]:
@@ -227,10 +230,8 @@ class PACSDatastore(ConfinedDatastore):
             if self._datastore.objects.get(series) and DefaultLabelTag.FINAL in self._datastore.objects[series].labels:
                 continue
             self.get_image_uri(series)
-            try:
+            with _pacs_answers():
                 seg = self.pacs.retrieve_series(study, seg_series)[-1]
-            except PACSError as e:
-                raise _http(502, str(e)) from None
             with tempfile.TemporaryDirectory() as tmp:
                 png = Path(tmp) / f"{series}.png"
                 write_png(
