@@ -91,6 +91,21 @@ def test_an_unknown_series_is_refused(site):
     assert e.value.code == 400 and "not an image of the datastore" in e.value.read().decode()
 
 
+def test_a_pacs_that_does_not_answer_is_a_bad_gateway_naming_it(site):
+    from fastapi import HTTPException
+    from helpers import free_port
+
+    from monai_ext.label.datastore import PACSDatastore
+
+    listed = PACSDatastore(site["pacs"], Path(site["root"]) / "down-cache")
+    series = listed.list_images()[0]
+    listed.pacs = PACS(f"http://127.0.0.1:{free_port()}/dicom-web", timeout=1, retries=0)  # the PACS gone since
+    for call in (listed.list_images, lambda: listed.get_image_uri(series)):
+        with pytest.raises(HTTPException) as e:
+            call()
+        assert e.value.status_code == 502 and listed.pacs.url in e.value.detail and "not reachable" in e.value.detail
+
+
 def _save_label(site, series: str, mask: np.ndarray) -> int:
     import uuid
 
