@@ -73,3 +73,25 @@ def test_benchmark_figures_have_their_parts(tmp_path):
     assert set(latency["seconds"]) == set(PARTS) and latency["shape"] == [300, 200]
     assert latency["total_s"] == pytest.approx(sum(latency["seconds"].values()))
     assert sum(latency["probabilities"]) == pytest.approx(1.0, abs=1e-3) and latency["peak_rss_mb"] > 0
+
+
+def test_gemm_rates_are_the_products_flops_over_their_median_time(monkeypatch):
+    import itertools
+
+    from monai_ext.bench import machine
+
+    ticks = itertools.count()
+    durations = itertools.cycle([0.5e-6, 0.25e-6, 1e-6])  # per product: the median is 0.5 us
+    clock = {"t": 0.0}
+
+    def perf_counter() -> float:  # start and end of each timed product, alternately
+        if next(ticks) % 2:
+            clock["t"] += next(durations)
+        return clock["t"]
+
+    monkeypatch.setattr(machine.time, "perf_counter", perf_counter)
+    rates = machine.gemm_rates(size=100, repeats=3)
+    assert rates == {"fp32": 4000.0, "bf16": 4000.0}  # 2 x 100^3 operations in 0.5 us, each precision
+    assert machine.gemm_line({"size": 100, "device": "cpu", "fp32": 160.0, "bf16": 400.0}) == (
+        "GEMM 100 x 100 on cpu: 160 GFLOP/s fp32, 400 bf16 (2.5x fp32)"
+    )

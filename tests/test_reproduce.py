@@ -68,6 +68,8 @@ def test_report_table_figures_and_manifest(study):
     manifest = json.loads((study / "manifest.json").read_text())
     assert {"versions", "git_commit", "device", "seeds", "data_list_sha256", "wall_time_s"} <= set(manifest)
     assert "seg_train" in manifest["wall_time_s"] and set(manifest["data_list_sha256"]) == {"qu_ex.json", "covidx.json"}
+    gemm = manifest["gemm_gflops"]  # which machine of its kind the study's times come from
+    assert gemm["fp32"] > 0 and gemm["bf16"] > 0 and f"GEMM {gemm['size']} x {gemm['size']} on cpu: " in summary
 
 
 def test_rerun_skips_complete_steps_and_redoes_changed_ones(study, capsys):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from monai_ext.bench.machine import machine_info
+from monai_ext.bench.machine import gemm_line, machine_info
 from monai_ext.bench.throughput import folder_throughput
 from monai_ext.bench.training import CASES, bench_training
 from monai_ext.constants import REPO_ROOT
@@ -77,7 +77,7 @@ def run_benchmark(device: str = "cpu", quick: bool = False, parts: tuple[str, ..
     cases = CASES
     if quick:
         cases = tuple(replace(c, image_size=32, batch_size=2) for c in CASES[1:3])
-    result: dict[str, Any] = {"machine": machine_info(), "device": device} | {part: [] for part in PARTS}
+    result: dict[str, Any] = {"machine": machine_info(device), "device": device} | {part: [] for part in PARTS}
     cr = Path(get_testdata_file("RG1_UNCR.dcm"))
     if "training" in parts:
         result["training"] = [bench_training(case, iterations=1 if quick else 4, device=device) for case in cases]
@@ -105,6 +105,8 @@ def _markdown(result: dict[str, Any]) -> str:
             f"Machine: {m['cpu']}, {m['threads']} threads, AMX {m['amx']}, AVX512-BF16 {m['avx512_bf16']}, "
             f"GPU {m['gpu'] or 'none'}; torch {m['torch']}, MONAI {m['monai']}; device {result['device']}."
         ),
+        "",
+        gemm_line(m["gemm_gflops"]),
         "",
         "## Training, images/s (median)",
         "",

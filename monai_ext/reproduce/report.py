@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from monai_ext.bench.machine import gemm_line, machine_info
 from monai_ext.constants import INPUT_MODES, positive_index
 from monai_ext.gate.targets import SETS as GATE_SETS
 from monai_ext.reproduce.figures import draw_figures
@@ -297,6 +298,7 @@ def _manifest(paths: StudyPaths, profile_name: str, profile: dict, times: dict[s
             return "unknown"
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
+    machine = machine_info("cuda" if torch.cuda.is_available() else "cpu")  # its GEMM rates: which machine it was
     lists = sorted(paths.lists.glob("*.json"))
     return {
         "profile": profile_name,
@@ -312,6 +314,8 @@ def _manifest(paths: StudyPaths, profile_name: str, profile: dict, times: dict[s
         "git_commit": git("rev-parse", "HEAD")
         + (" (with uncommitted changes)" if git("status", "--porcelain") else ""),
         "device": device,
+        "cpu": machine["cpu"],
+        "gemm_gflops": machine["gemm_gflops"],
         "data": {"qu_ex": str(paths.qu_ex), "covidx": str(paths.covidx)},
         "data_list_sha256": {p.name: file_sha256(p) for p in lists},
         "wall_time_s": {k: round(v, 1) for k, v in times.items()},
@@ -499,7 +503,8 @@ down: `gate/sets`), the share abstained on, overall and per set, with Wilson 95%
 
 ## Manifest
 
-- device: {manifest["device"]}; versions: {", ".join(f"{k} {v}" for k, v in manifest["versions"].items())}
+- device: {manifest["device"]}, {manifest["cpu"]}; {gemm_line(manifest["gemm_gflops"])} (measured as the report was written)
+- versions: {", ".join(f"{k} {v}" for k, v in manifest["versions"].items())}
 - git commit: {manifest["git_commit"]}
 - seeds: {manifest["seeds"]}
 - data lists (sha256): {", ".join(f"{k} {v[:12]}" for k, v in manifest["data_list_sha256"].items())}

@@ -71,7 +71,7 @@ PROFILES = {
         # within 15 minutes on 2 cores: ResNet50 on all three inputs (the shortcut probe), the two dearer
         # backbones on the segmented lung only (the study's headline); the full grid with --set (README)
         "modes_per_backbone": {"vgg19_bn": ["lung"], "efficientnet_b7": ["lung"]},
-        "shortcut": {**SHORTCUT_EXPERIMENT, "n": 240, "recalibrate": {"n": 40}},
+        "shortcut": {**SHORTCUT_EXPERIMENT, "n": 240},  # 120 per hospital: 60 to recalibrate on, 60 to judge
         "gate": {"per_set": 6},
         "val_fraction": 0.15,
         "n_bootstrap": 1000,
