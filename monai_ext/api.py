@@ -177,14 +177,19 @@ class CovidClassifier:
         self.features = PenultimateFeatures(feature_layer(self.network))
         self.saliency = ClassSaliency(self.network) if saliency else None
 
-    def classify(self, image: Image, lung: np.ndarray | torch.Tensor | None = None) -> dict[str, Any]:
+    def classify(
+        self, image: Image, lung: np.ndarray | torch.Tensor | None = None, tta_disagreement: float | None = None
+    ) -> dict[str, Any]:
         """What the bundle says of one radiograph; ``lung``, a ``(rows, columns)`` mask at its size, is used
-        in place of the segmenter's."""
+        in place of the segmenter's, with ``tta_disagreement``, its segmenter's test-time passes'
+        disagreement, when it has one (else the gate does not hold that check against it)."""
         data: dict[str, Any] = {Keys.IMAGE: _load(image)}
         if lung is not None:
             data[Keys.LUNG] = torch.as_tensor(np.asarray(lung, dtype=np.float32)).reshape(
                 1, *data[Keys.IMAGE].shape[1:]
             )
+            if tta_disagreement is not None:
+                data[Keys.TTA_DISAGREEMENT] = float(tta_disagreement)
         elif self.wants_mask:
             if self.segmenter is None:
                 self.segmenter = LungSegmenter(self.seg_bundle_dir, self.device)

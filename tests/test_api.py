@@ -88,3 +88,19 @@ def test_a_model_folder_is_checked_when_loaded(setup, tmp_path):
     (bundle / "models" / "classes.json").write_text('["positive", "negative"]')
     with pytest.raises(Exception, match="classes.json"):
         CovidClassifier(bundle, device="cpu")
+
+
+def test_a_given_mask_brings_its_segmenters_disagreement_to_the_gate(setup):
+    """A mask made elsewhere (the Deploy app's segmentation operator) comes with its test-time passes'
+    disagreement: the gate judges it as its own segmenter's; without one that check is not made."""
+    seg = LungSegmenter(setup["bundles"][SEG_BUNDLE], device="cpu")
+    clf = CovidClassifier(setup["bundles"][CLS_BUNDLE], segmenter=seg, device="cpu")
+    path = setup["images"][1]
+    own, mask = clf(path), seg(path)
+    given = clf.classify(path, mask, tta_disagreement=own["tta_disagreement"])
+    assert isinstance(own["tta_disagreement"], float)
+    assert {k: given[k] for k in own if k != "latencies"} == {k: own[k] for k in own if k != "latencies"}
+    doubtful = clf.classify(path, mask, tta_disagreement=0.9)
+    assert doubtful["decision"] == "abstain" and "tta_disagreement" in doubtful["not_assessed"]
+    assert "the segmenter's test-time passes disagree on the lungs (0.900 above 0.15)" in doubtful["abstain_reason"]
+    assert clf.classify(path, mask)["tta_disagreement"] == ""  # not measured: not held against it

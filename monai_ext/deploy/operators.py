@@ -76,17 +76,26 @@ class CXRLoaderOperator(Operator):
 
 class LungSegmentationOperator(MonaiBundleInferenceOperator):
     """The SDK's bundle operator on the segmentation bundle's TorchScript, for one 2-D radiograph: the
-    bundle's postprocessing (``Invertd`` back to the radiograph's size, threshold, two largest
-    components, holes filled) without its PNG writer and the last step that shapes the mask for other tools'
-    writers; the mask leaves as a 2-D uint8 ``Image`` (0/1) of (rows, columns)."""
+    bundle's inferer (the image and its mirror image, :class:`~monai_ext.inferers.FlipTTAInferer`) and
+    postprocessing (the passes' disagreement, ``Invertd`` back to the radiograph's size, threshold, two
+    largest components, holes filled) without its PNG writer and the last step that shapes the mask for
+    other tools' writers; the mask leaves as a 2-D uint8 ``Image`` (0/1) of (rows, columns), the passes'
+    disagreement in its metadata (``tta_disagreement``, for the input gate)."""
 
     def _init_config(self, config_names) -> None:
         super()._init_config(config_names)
         self._postproc = filter_compose(self._postproc, ["SaveLungMask", "AsLabelImage"])
+        self._disagreement = float("nan")
+
+    def post_process(self, data: Any, *args, **kwargs) -> Any:
+        out = super().post_process(data, *args, **kwargs)
+        self._disagreement = out.get(Keys.TTA_DISAGREEMENT, float("nan")) if isinstance(out, dict) else float("nan")
+        return out
 
     def _send_output(self, value: Any, name: str, metadata: dict, op_output, context) -> None:
         mask = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-        op_output.emit(Image((mask.reshape(mask.shape[-2:]) > 0).astype(np.uint8), metadata=dict(metadata)), name)
+        meta = {**metadata, Keys.TTA_DISAGREEMENT: self._disagreement}
+        op_output.emit(Image((mask.reshape(mask.shape[-2:]) > 0).astype(np.uint8), metadata=meta), name)
 
 
 class CovidClassifierOperator(Operator):
@@ -119,7 +128,8 @@ class CovidClassifierOperator(Operator):
     def compute(self, op_input, op_output, context) -> None:
         image, lung = op_input.receive(Keys.IMAGE), op_input.receive(Keys.LUNG)
         loaded = MetaTensor(torch.as_tensor(image.asnumpy()), meta=dict(image.metadata()))  # the header for the gate
-        op_output.emit(self.classifier.classify(loaded, lung.asnumpy()), "probabilities")
+        tta = lung.metadata().get(Keys.TTA_DISAGREEMENT)  # the segmentation operator's test-time passes
+        op_output.emit(self.classifier.classify(loaded, lung.asnumpy(), tta), "probabilities")
 
 
 class CXRResultWriterOperator(Operator):

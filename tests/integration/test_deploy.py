@@ -20,7 +20,7 @@ from PIL import Image
 
 from monai_ext.deploy.demo import run_demo
 from monai_ext.deploy.finder import find_chest_radiographs
-from monai_ext.gate import CHECKS
+from monai_ext.gate import CHECKS, MAX_TTA_DISAGREEMENT
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +61,9 @@ def test_masks_are_at_each_radiographs_size_with_probabilities(demo):
         group = report.content.get_image_measurement_groups()[0]
         found = {m.name.meaning: m.value for m in group.get_measurements()}
         assert item["gate"] in ("answer", "abstain") and item["threshold"] == CLS_CALIBRATION["threshold"]
+        # the segmentation operator's mirror-image pass reaches the gate: its disagreement is measured and judged
+        assert 0 <= item["tta_disagreement"] <= 1
+        assert ("tta_disagreement" in item["not_assessed"]) == (item["tta_disagreement"] > MAX_TTA_DISAGREEMENT)
         if item["gate"] == "abstain":  # the SR says it was not assessed, and why: no probability
             assert item["decision"] == "abstain" and item["abstain_reason"] and found == {}
             evaluations = {(e.name.meaning, e.value.meaning) for e in group.get_qualitative_evaluations()}
