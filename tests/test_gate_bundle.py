@@ -148,3 +148,31 @@ def test_recalibration_writes_a_new_complete_folder_and_never_touches_the_origin
     )
     assert few.returncode != 0 and "recalibration needs at least 20" in few.stderr.splitlines()[-1]
     assert not (tmp_path / "x").exists()
+
+
+def test_prior_shift_over_the_inference_estimates_the_sites_prior_and_changes_no_model(
+    cls_models, synthetic_root, tmp_path
+):
+    """``configs/prior_shift.json`` over ``inference.json``: the site's unlabelled images inferred, their prior
+    estimated from the calibrated one, each image's probability at it; the model folder as it was."""
+    from monai_ext.handlers.prior_shift import PRIOR_SHIFT_FILE, PRIOR_SHIFT_PREDICTIONS
+
+    before = {p.name: file_sha256(p) for p in cls_models.iterdir() if p.is_file()}
+    out = tmp_path / "site"
+    run_cli(
+        ["python", "-m", "monai.bundle", "run", "--config_file",
+         f"['{CONFIGS / 'inference.json'}','{CONFIGS / 'prior_shift.json'}']",
+         "--dataset_dir", str(synthetic_root / "covidx" / "train"),
+         "--mask_dir", str(synthetic_root / "covidx-lung-gt" / "train"), "--ckpt_dir", str(cls_models),
+         "--output_dir", str(out), "--num_workers", "0", "--gate", "False", "--min_images", "10"]
+    )  # fmt: skip
+    record = json.loads((out / PRIOR_SHIFT_FILE).read_text())
+    rows = read_csv(out / "predictions.csv")
+    validation = json.loads((cls_models / "settings.json").read_text())["training_data"]["splits"]["validation"]
+    assert record["calibrated_prior"] == {c: round(k / validation["n"], 4) for c, k in validation["classes"].items()}
+    assert record["n_images"] == len(rows) >= 10 and record["n_left_out"] == 0
+    assert sum(record["site_prior"].values()) == pytest.approx(1.0, abs=1e-3)
+    adjusted = read_csv(out / PRIOR_SHIFT_PREDICTIONS)
+    assert [r["name"] for r in adjusted] == [r["name"] for r in rows]
+    assert [r["prob_positive"] for r in adjusted] == [r["prob_positive"] for r in rows]
+    assert {p.name: file_sha256(p) for p in cls_models.iterdir() if p.is_file()} == before

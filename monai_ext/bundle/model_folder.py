@@ -212,6 +212,25 @@ class ModelFolder:
             )
         return list(self.class_names)
 
+    def calibrated_prior(self) -> dict[str, float]:
+        """The class frequencies the model's probabilities were calibrated at: those of the images its
+        temperature was fitted on (a recalibration's local images, else training's validation split, from
+        ``calibration.json`` and ``settings.json``). Refused when the folder does not say."""
+        counts = (self.calibration.get("recalibration") or {}).get("counts")
+        if counts is None:
+            splits = (self.settings.get("training_data") or {}).get("splits") or {}
+            counts = (splits.get("validation") or {}).get("classes")
+        names = self.classes()
+        if not counts or set(counts) != set(names) or not all(isinstance(counts[c], int) for c in names):
+            raise ModelSettingsError(
+                f"{self.path / SETTINGS_FILE}: training_data.splits.validation.classes (the class counts the "
+                f"probabilities were calibrated at) are missing or are not a count per class of {names}"
+            )
+        total = sum(counts[c] for c in names)
+        if total == 0 or min(counts[c] for c in names) == 0:
+            raise ModelSettingsError(f"{self.path}: calibrated on {counts}: a class with no image has no prior")
+        return {c: counts[c] / total for c in names}
+
     def gate_density(self) -> tuple[Any, float | None]:
         """The input gate's feature density (:class:`~monai_ext.gate.FeatureDensity`) and threshold, or
         ``(None, None)`` for a folder without ``gate.json``."""

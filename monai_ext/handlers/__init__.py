@@ -18,6 +18,7 @@ from monai_ext.handlers.manifest import FinishRun, InferenceManifest
 from monai_ext.handlers.metrics_summary import MetricsSummaryJSON
 from monai_ext.handlers.model_card import ModelCardWriter, training_data_summary, write_model_card
 from monai_ext.handlers.outputs import probs_and_labels, probs_and_onehot
+from monai_ext.handlers.prior_shift import PriorShift
 from monai_ext.handlers.saliency import SaliencyWriter
 from monai_ext.handlers.scoring import LogLikelihood
 
@@ -37,6 +38,7 @@ __all__ = [
     "MetricsSummaryJSON",
     "ModelCardWriter",
     "PreciseBatchNorm",
+    "PriorShift",
     "Recalibration",
     "ResumableEarlyStopHandler",
     "ResumeMismatchError",

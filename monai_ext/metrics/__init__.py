@@ -3,7 +3,9 @@ percentile bootstrap the study report also uses for its segmentation means; cali
 scaling, operating thresholds, Brier score and expected calibration error; the in-lung share of a saliency map."""
 
 from monai_ext.metrics.calibration import (
+    adjust_to_prior,
     brier_score,
+    em_prior,
     expected_calibration_error,
     fit_calibration,
     fit_temperature,
@@ -23,10 +25,12 @@ from monai_ext.metrics.intervals import bootstrap_mean, percentile_interval
 from monai_ext.metrics.saliency import in_mask_fraction
 
 __all__ = [
+    "adjust_to_prior",
     "bootstrap_mean",
     "brier_score",
     "classification_report",
     "confusion_matrix",
+    "em_prior",
     "expected_calibration_error",
     "fit_calibration",
     "fit_temperature",

@@ -1,5 +1,6 @@
 """What a probability means and where to put the threshold: temperature scaling, operating thresholds,
-and the calibration figures (Brier score, expected calibration error, reliability curve).
+the calibration figures (Brier score, expected calibration error, reliability curve), and a new site's
+class prior from its unlabelled images (Saerens et al. 2002).
 
 All functions take plain arrays: ``probs`` ``(N, C)`` rows summing to 1, ``labels`` ``(N,)`` class
 indices, ``logits`` ``(N, C)``; a binary model's positive class is its last class.
@@ -18,9 +19,11 @@ from monai_ext.constants import positive_index
 from monai_ext.metrics.classification import classification_report, decision_report
 
 __all__ = [
+    "adjust_to_prior",
     "brier_score",
     "decision",
     "ece_interval",
+    "em_prior",
     "expected_calibration_error",
     "fit_calibration",
     "fit_temperature",
@@ -213,3 +216,38 @@ def fit_calibration(
             **figures,
         },
     }
+
+
+def adjust_to_prior(probs: np.ndarray, prior: Sequence[float], new_prior: Sequence[float]) -> np.ndarray:
+    """Posteriors ``probs`` of a model calibrated at class ``prior`` as they read where the classes occur
+    at ``new_prior`` (Bayes' rule, the likelihoods unchanged): each class's probability times
+    ``new_prior / prior``, each row renormalised."""
+    probs = np.asarray(probs, dtype=np.float64)
+    prior, new_prior = np.asarray(prior, dtype=np.float64), np.asarray(new_prior, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[1] != len(prior) or len(new_prior) != len(prior):
+        raise ValueError(f"probs (N, {len(prior)}) and two priors of {len(prior)} classes expected, got {probs.shape}")
+    if not (np.all(prior > 0) and np.all(new_prior >= 0)):
+        raise ValueError(f"priors must be positive: {prior.tolist()} -> {new_prior.tolist()}")
+    weighted = probs * (new_prior / prior)
+    return weighted / weighted.sum(axis=1, keepdims=True)
+
+
+def em_prior(
+    probs: np.ndarray, prior: Sequence[float], tol: float = 1e-8, max_iter: int = 10000
+) -> tuple[np.ndarray, int]:
+    """The class prior of a new site from its unlabelled images' posteriors ``probs``, by the EM of
+    Saerens, Latinne and Decaestecker (2002, Neural Computation 14:21-41): start at the calibrated
+    ``prior``, adjust the posteriors to the current estimate (:func:`adjust_to_prior`), take their mean
+    as the next, until it moves by less than ``tol``. It is the maximum-likelihood prior when the model's
+    likelihoods hold at the site (the classes' frequencies change, not how each class looks). Returns the
+    prior and the number of iterations."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if len(probs) == 0:
+        raise ValueError("no posteriors to estimate a prior from")
+    start = estimate = np.asarray(prior, dtype=np.float64)
+    for iteration in range(1, max_iter + 1):
+        new = adjust_to_prior(probs, start, estimate).mean(axis=0)
+        if np.abs(new - estimate).max() < tol:
+            return new, iteration
+        estimate = new
+    return estimate, max_iter
