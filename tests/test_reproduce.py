@@ -55,6 +55,11 @@ def test_report_table_figures_and_manifest(study):
         assert run["out_of_source"]["n"] == PROFILES["tiny"]["shortcut"]["n"] // 2  # every image of hospital B
         assert 0 < run["in_source"]["n"] < run["out_of_source"]["n"]
         assert f"| resnet50 | {mode} | " in summary.split("## A shortcut caught")[1].split("## Leave one")[0]
+    # the second hospital's prevalence from its judged images without their labels, beside what the labels say
+    for key, site in shortcut["recalibration"].items():
+        prior, truth = site["prior_shift"], site["prior_shift"]["true_positive_share"]
+        assert prior["n_images"] == truth["n"] and prior["n_images"] + prior["n_left_out"] == site["before"]["n"]
+        assert f"| {key} | {prior['n_images']} | " in summary.split("Without labels")[1]
     # leave one source out: each synthetic source (both classes) held out in turn, trained on the others
     loso = results["leave_one_source_out"]
     assert set(loso) == {"synth-a", "synth-b", "synth-c"}

@@ -242,6 +242,25 @@ def _recalibration_section(results: dict[str, Any]) -> str:
             f"{original.get('threshold') or 0:.3f} -> {cal.get('threshold') or 0:.3f} | "
             f"{original.get('temperature', 1.0):.2f} -> {cal['temperature']:.2f} |"
         )
+    shifted = {key: r["prior_shift"] for key, r in recalibrated.items() if r.get("prior_shift")}
+    if shifted:
+        lines += [
+            "",
+            "Without labels: the share of positives among the judged images, estimated from the original models'",
+            "probabilities alone (the bundle's `prior_shift`, Saerens et al. 2002, on the images the gate answered",
+            "on), against the share their labels give (not used by the estimate); the models were calibrated at",
+            "the first hospital's share:",
+            "",
+            "| run | images | calibrated at % | estimated % (95% interval) | labels say % (95% interval) |",
+            "|---|---|---|---|---|",
+        ]
+        for key, p in shifted.items():
+            positive = list(p["site_prior"])[-1]
+            estimate = {"value": p["site_prior"][positive], "ci95": p["site_prior_ci95"][positive]}
+            lines.append(
+                f"| {key} | {p['n_images']} | {100 * p['calibrated_prior'][positive]:.1f} | {_fmt(estimate)} | "
+                f"{_fmt(p['true_positive_share'])} |"
+            )
     return "\n".join(lines)
 
 

@@ -11,6 +11,8 @@ import numpy as np
 
 from monai_ext.bundle.model_folder import CALIBRATION_FILE
 from monai_ext.constants import positive_index
+from monai_ext.handlers.classification_writer import PREDICTIONS_FILE
+from monai_ext.handlers.prior_shift import PRIOR_SHIFT_FILE, PRIOR_SHIFT_PREDICTIONS
 from monai_ext.metrics.classification import wilson_interval
 from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.reproduce.study import StudyPaths
@@ -86,6 +88,15 @@ def _share(k: int, n: int) -> dict[str, Any]:
     return {"value": k / n if n else None, "ci95": [low, high], "k": k, "n": n}
 
 
+def _positive_share(labelled: Path, used: Path, class_names: list[str]) -> dict[str, Any]:
+    """The share of the positive class among the images of ``used`` (a prior shift's per-image file), by
+    their labels (``true`` in the evaluation's ``labelled`` predictions of the same images)."""
+    names = {r["name"] for r in read_csv(used)}
+    rows = [r for r in read_csv(labelled) if r["name"] in names]
+    positive = class_names[positive_index(class_names)]
+    return _share(sum(r["true"] == positive for r in rows), len(rows))
+
+
 def site_recalibration(experiment: Path) -> dict[str, dict[str, Any]]:
     """Per classifier of the two-hospital experiment recalibrated at the second hospital: its figures on the
     site's judged images before (``eval_site_before``) and after (``eval_site_after``): the expected
@@ -106,6 +117,14 @@ def site_recalibration(experiment: Path) -> dict[str, dict[str, Any]]:
         site = run / "models_site" / CALIBRATION_FILE
         if len(figures) == 2 and site.is_file():
             figures["calibration"] = json.loads(site.read_text())
+            prior = run / "prior_site" / PRIOR_SHIFT_FILE
+            if prior.is_file():
+                figures["prior_shift"] = json.loads(prior.read_text())
+                figures["prior_shift"]["true_positive_share"] = _positive_share(
+                    run / "eval_site_before" / PREDICTIONS_FILE,
+                    run / "prior_site" / PRIOR_SHIFT_PREDICTIONS,
+                    list(figures["prior_shift"]["site_prior"]),
+                )
             out[run.name] = figures
     return out
 

@@ -15,6 +15,7 @@ from monai_ext.bundle import MODEL_FILE, bundle_command, override_args
 from monai_ext.constants import BACKBONES, CLS_BUNDLE, INPUT_MODES, REPO_ROOT, SEG_BUNDLE
 from monai_ext.data_lists.covidx import source_classes
 from monai_ext.gate.targets import SETS_FILE as GATE_SETS_FILE
+from monai_ext.handlers.prior_shift import MIN_PRIOR_SHIFT_IMAGES, PRIOR_SHIFT_FILE
 from monai_ext.reproduce.steps import Step
 from monai_ext.synthetic.dataset import DEFAULTS
 
@@ -113,6 +114,8 @@ PROFILES = {
             "backbone": "resnet50",
             "modes": ["cxr", "lung"],
             "recalibrate": {"n": 10, "min_images": 8, "min_per_class": 2},
+            # a one-epoch segmenter's masks are not plausible: the gate would leave no image to estimate from
+            "prior_shift": {"gate": False, "min_images": 5},
         },
         "gate": {"per_set": 2},
         "leave_one_source_out": {"min_images": 1000, "modes": ["cxr"]},
@@ -693,7 +696,9 @@ def recalibration_steps(paths: StudyPaths, profile: dict, dataset: Path, masks: 
     hospital (stratified, by patient) as the site's own labelled images, the rest to judge on; each of the
     shortcut classifiers recalibrated on them (``models_site``: the bundle's ``recalibrate``, with the other
     ``shortcut.recalibrate`` settings) and evaluated on the rest before (``eval_site_before``) and after
-    (``eval_site_after``)."""
+    (``eval_site_after``); and the site's prevalence estimated from those same images without their labels
+    (``prior_site``: the bundle's ``prior_shift`` over its inference, with the original models and the
+    settings of ``shortcut.prior_shift``)."""
     how = profile["shortcut"]
     recalibrate = dict(how["recalibrate"])
     n = recalibrate.pop("n")
@@ -772,4 +777,25 @@ def recalibration_steps(paths: StudyPaths, profile: dict, dataset: Path, masks: 
                     work_dirs=[run / folder],
                 )
             )
+        steps.append(
+            Step(
+                name=f"{name}_prior_shift",
+                command=bundle_command(
+                    "run",
+                    "--config_file",
+                    f"['{CLS_CONFIGS / 'inference.json'}','{CLS_CONFIGS / 'prior_shift.json'}']",
+                    *data_args,
+                    "--split",
+                    "test",
+                    "--ckpt_dir",
+                    run / "models",
+                    "--output_dir",
+                    run / "prior_site",
+                    *override_args({"min_images": MIN_PRIOR_SHIFT_IMAGES, **how.get("prior_shift", {})}),
+                ),
+                outputs=[run / "prior_site" / PRIOR_SHIFT_FILE],
+                inputs=[paths.site_list, run / "models" / "calibration.json", *configs],
+                work_dirs=[run / "prior_site"],
+            )
+        )
     return steps
