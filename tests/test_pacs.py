@@ -24,8 +24,19 @@ from monai_ext.pacs.objects import derived_uid, write_classification_sr, write_l
 SERIES_JSON = [{"0020000E": {"vr": "UI", "Value": ["1.2.3.4"]}, "0020000D": {"vr": "UI", "Value": ["1.2.3"]}}]
 
 
+#: the account the stand-in's /locked paths accept
+LOGIN = ("reader", "s3cret")
+
+
+def _basic(username: str, password: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
 class _Flaky(BaseHTTPRequestHandler):
-    """GET /slow sleeps; /busy answers 503 ``busy`` times, then a series list; a study is 404."""
+    """GET /slow sleeps; /busy answers 503 ``busy`` times, then a series list; /locked wants :data:`LOGIN`
+    (HTTP Basic), else 401; a study is 404."""
 
     calls: ClassVar[dict[str, int]] = {}
     busy = 2
@@ -40,6 +51,11 @@ class _Flaky(BaseHTTPRequestHandler):
             time.sleep(2)
         if path.startswith("/busy") and self.calls[path] <= self.busy:
             self.send_response(503)
+            self.end_headers()
+            return
+        if path.startswith("/locked") and self.headers.get("Authorization") != _basic(*LOGIN):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="pacs"')
             self.end_headers()
             return
         if "/studies/" in path:
@@ -103,6 +119,26 @@ def test_a_busy_pacs_is_asked_again(flaky):
     assert calls["/busy/series"] == 3  # two 503 answers, then the list
     with pytest.raises(PACSError, match="HTTP 503"):
         PACS(f"{url}/busy-again", retries=0).search_series(Modality="DX")
+
+
+def test_a_pacs_that_asks_for_credentials_gets_them_and_never_in_the_clear(flaky):
+    from monai_ext.pacs.client import PASSWORD_VARIABLE, USERNAME_VARIABLE, credentials_from
+
+    url, _ = flaky
+    with pytest.raises(PACSError, match=r"/locked: series search Modality=CR: HTTP 401, access refused: credentials"):
+        PACS(f"{url}/locked", retries=0).search_series(Modality="CR")
+    with pytest.raises(PACSError, match="HTTP 401, access refused"):
+        PACS(f"{url}/locked", retries=0, credentials=("reader", "wrong")).search_series(Modality="CR")
+    series = PACS(f"{url}/locked", retries=0, credentials=LOGIN).search_series(Modality="CR")
+    assert [str(s.SeriesInstanceUID) for s in series] == ["1.2.3.4"]
+    # plain http to another machine would show the password to the network; https or this machine only
+    with pytest.raises(PACSError, match="credentials would cross the network in the clear"):
+        PACS("http://192.0.2.10:8042/dicom-web", credentials=LOGIN)
+    PACS("https://pacs.example.org/dicom-web", credentials=LOGIN)  # made, nothing sent yet
+    with pytest.raises(PACSError, match=r"credentials not in it"):
+        PACS("http://reader:s3cret@127.0.0.1:8042/dicom-web")
+    assert credentials_from({USERNAME_VARIABLE: "reader", PASSWORD_VARIABLE: "s3cret"}) == LOGIN
+    assert credentials_from({PASSWORD_VARIABLE: "s3cret"}) is None
 
 
 @pytest.fixture(scope="module")

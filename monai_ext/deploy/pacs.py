@@ -14,7 +14,8 @@ already holds is not sent again, so a rerun stores no duplicate.
 already there, refused (with the PACS's reason) or not made; the run fails, naming the study and the
 missing objects, unless every one is in the PACS. A PACS that does not answer (bounded time-outs and
 retries), a study that is not there (any more), a study without a chest radiograph: a clear error that
-names the study, the exit status 1.
+names the study, the exit status 1. A PACS that asks for credentials gets them from the environment
+(``CXR_PACS_USERNAME``, ``CXR_PACS_PASSWORD``; :mod:`monai_ext.pacs.client`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pydicom.uid import UID
 
 from monai_ext.deploy.finder import find_chest_radiographs
 from monai_ext.errors import CXRError
-from monai_ext.pacs.client import PACS, PACSError
+from monai_ext.pacs.client import PACS, PACSError, credentials_from
 from monai_ext.pacs.objects import DICOM_OBJECTS
 from monai_ext.utils import atomic_path, write_json
 
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retries", type=int, default=3, help="further tries of a failed connection (default 3)")
     args = parser.parse_args(argv)
     try:
-        pacs = PACS(args.pacs, timeout=args.timeout, retries=args.retries)
+        pacs = PACS(args.pacs, timeout=args.timeout, retries=args.retries, credentials=credentials_from())
         if args.export:
             from monai_ext.deploy.demo import export_models
 

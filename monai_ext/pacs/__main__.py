@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from monai_ext.pacs.client import PACS, PACSError
+from monai_ext.pacs.client import PACS, PACSError, credentials_from
 
 #: where ``make pacs`` keeps Orthanc's storage, and its DICOMweb root
 DEFAULT_STORAGE = Path("results/pacs")
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         from monai_ext.pacs.load import load_pacs, load_set
 
         datasets = load_set()
-        result = load_pacs(PACS(args.url), datasets)
+        result = load_pacs(PACS(args.url, credentials=credentials_from()), datasets)
     except (PACSError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

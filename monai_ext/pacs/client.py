@@ -6,12 +6,19 @@ connection is retried ``retries`` times with exponential back-off, as is an answ
 504 (``dicomweb_client``'s own retry); then a :class:`PACSError` says which server did not answer and
 for what. Re-sending a store is safe: the project's objects have deterministic UIDs
 (:mod:`monai_ext.pacs.objects`) and the project's Orthanc never overwrites an instance.
+
+A PACS that asks for credentials gets HTTP Basic authentication (``username``, ``password``), over https
+only, or to a server on this machine: a password is never sent in the clear across a network. The
+command lines read them from the environment (:data:`USERNAME_VARIABLE`, :data:`PASSWORD_VARIABLE`),
+never from their arguments, which other users of the machine can read.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -20,6 +27,7 @@ import requests
 from dicomweb_client import DICOMwebClient
 from pydicom.dataset import Dataset
 from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
 from retrying import RetryError
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -27,13 +35,31 @@ from urllib3.util.retry import Retry
 from monai_ext.errors import CXRError
 from monai_ext.gate.checks import ACCEPTED_MODALITIES
 
-__all__ = ["PACS", "PACSError", "StoreResult"]
+__all__ = ["PACS", "PASSWORD_VARIABLE", "USERNAME_VARIABLE", "PACSError", "StoreResult", "credentials_from"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: answers worth asking again (busy, gateway trouble); anything else is an answer
 RETRIED_STATUS = (429, 502, 503, 504)
+#: the environment variables the command lines take a PACS's credentials from
+USERNAME_VARIABLE, PASSWORD_VARIABLE = "CXR_PACS_USERNAME", "CXR_PACS_PASSWORD"
+
+
+def credentials_from(environ: Mapping[str, str] = os.environ) -> tuple[str, str] | None:
+    """``(username, password)`` from :data:`USERNAME_VARIABLE` and :data:`PASSWORD_VARIABLE`, or None when
+    no username is set."""
+    username = environ.get(USERNAME_VARIABLE, "")
+    return (username, environ.get(PASSWORD_VARIABLE, "")) if username else None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class PACSError(CXRError, RuntimeError):
@@ -73,15 +99,31 @@ class PACS:
         timeout: seconds to connect and to wait between bytes of an answer.
         retries: further tries of a request whose connection failed or that got 429/502/503/504.
         backoff: the first wait between tries in seconds, doubled each time.
+        credentials: ``(username, password)`` for HTTP Basic authentication, or None; refused for plain
+            http to another machine.
     """
 
-    def __init__(self, url: str, timeout: float = 10.0, retries: int = 3, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise PACSError(f"{url!r}: a DICOMweb URL is http(s)://host[:port]/path")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.username or parsed.password:
+            raise PACSError(f"{url!r}: a DICOMweb URL is http(s)://host[:port]/path (credentials not in it)")
+        if credentials and parsed.scheme == "http" and not _is_loopback(parsed.hostname or ""):
+            raise PACSError(
+                f"{url}: credentials would cross the network in the clear: use https, or a PACS on this machine"
+            )
         self.url = url.rstrip("/")
         self.timeout, self.retries = timeout, retries
-        self.client = DICOMwebClient(self.url, session=_TimedSession(timeout, retries, backoff))
+        session = _TimedSession(timeout, retries, backoff)
+        if credentials:
+            session.auth = HTTPBasicAuth(*credentials)
+        self.client = DICOMwebClient(self.url, session=session)
         self.client.set_http_retry_params(
             retry=True,
             max_attempts=retries + 1,
@@ -110,6 +152,11 @@ class PACS:
             detail = (e.response.text or "")[:300].strip() if e.response is not None else ""
             if status == 404:
                 raise PACSError(f"{self.url}: {what}: not found (HTTP 404; deleted since it was listed?)") from None
+            if status in (401, 403):
+                raise PACSError(
+                    f"{self.url}: {what}: HTTP {status}, access refused: credentials missing or not accepted "
+                    f"(the command lines read {USERNAME_VARIABLE} and {PASSWORD_VARIABLE})"
+                ) from None
             raise PACSError(f"{self.url}: {what}: HTTP {status} {detail}".rstrip()) from None
 
     # --- query (QIDO-RS) ---

@@ -67,7 +67,11 @@ class CXRApp(MONAILabelApp):
         if self.studies.startswith(("http://", "https://")):  # a PACS's DICOMweb root
             cache = Path(self.conf.get("pacs_cache", DEFAULT_PACS_CACHE))
             url = self.studies.rstrip("/")
-            return PACSDatastore(PACS(url), cache / hashlib.sha256(url.encode()).hexdigest()[:16])
+            # MONAI Label's own datastore credentials (its DICOMweb names are the deprecated spelling)
+            username = settings.MONAI_LABEL_DATASTORE_USERNAME or settings.MONAI_LABEL_DICOMWEB_USERNAME
+            password = settings.MONAI_LABEL_DATASTORE_PASSWORD or settings.MONAI_LABEL_DICOMWEB_PASSWORD
+            pacs = PACS(url, credentials=(username, password) if username else None)
+            return PACSDatastore(pacs, cache / hashlib.sha256(url.encode()).hexdigest()[:16])
         extensions = (
             settings.MONAI_LABEL_DATASTORE_FILE_EXT
             if "MONAI_LABEL_DATASTORE_FILE_EXT" in os.environ
