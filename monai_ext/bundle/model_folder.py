@@ -217,14 +217,16 @@ class ModelFolder:
         temperature was fitted on (a recalibration's local images, else training's validation split, from
         ``calibration.json`` and ``settings.json``). Refused when the folder does not say."""
         counts = (self.calibration.get("recalibration") or {}).get("counts")
+        where = f"{self.path / CALIBRATION_FILE}: recalibration.counts"
         if counts is None:
             splits = (self.settings.get("training_data") or {}).get("splits") or {}
             counts = (splits.get("validation") or {}).get("classes")
+            where = f"{self.path / SETTINGS_FILE}: training_data.splits.validation.classes"
         names = self.classes()
         if not counts or set(counts) != set(names) or not all(isinstance(counts[c], int) for c in names):
             raise ModelSettingsError(
-                f"{self.path / SETTINGS_FILE}: training_data.splits.validation.classes (the class counts the "
-                f"probabilities were calibrated at) are missing or are not a count per class of {names}"
+                f"{where} (the class counts the probabilities were calibrated at) are missing or are not a "
+                f"count per class of {names}"
             )
         total = sum(counts[c] for c in names)
         if total == 0 or min(counts[c] for c in names) == 0:

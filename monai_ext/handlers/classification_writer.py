@@ -26,10 +26,17 @@ from monai_ext.metrics.calibration import (
 from monai_ext.metrics.classification import classification_report, decision_report, gate_report
 from monai_ext.utils import CSVRows, write_csv, write_json
 
-__all__ = ["PREDICTIONS_FILE", "ClassificationWriter", "flatten_report"]
+__all__ = ["PREDICTIONS_FILE", "PROB_PREFIX", "ClassificationWriter", "flatten_report", "prob_column"]
 
 #: the file of a classification run's per-image probabilities and decisions
 PREDICTIONS_FILE = "predictions.csv"
+#: what a class's probability column in :data:`PREDICTIONS_FILE` starts with
+PROB_PREFIX = "prob_"
+
+
+def prob_column(class_name: str) -> str:
+    """The :data:`PREDICTIONS_FILE` column of ``class_name``'s probability."""
+    return f"{PROB_PREFIX}{class_name}"
 
 
 def _labelled(dataset: Any) -> bool:
@@ -114,7 +121,7 @@ class ClassificationWriter(RowWriter):
         return chosen if chosen is not None else self.class_names[int(np.argmax(r["probs"]))]
 
     def _header(self, labelled: bool) -> list[str]:
-        header = [Keys.NAME, Keys.PATIENT_ID, Keys.SOURCE, *[f"prob_{c}" for c in self.class_names], "predicted"]
+        header = [Keys.NAME, Keys.PATIENT_ID, Keys.SOURCE, *[prob_column(c) for c in self.class_names], "predicted"]
         if self._decides:
             header.append("decision")
         if labelled:

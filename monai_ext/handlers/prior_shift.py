@@ -14,6 +14,7 @@ import numpy as np
 from monai_ext.constants import Keys
 from monai_ext.errors import CXRError
 from monai_ext.gate import ABSTAIN
+from monai_ext.handlers.classification_writer import prob_column
 from monai_ext.metrics.calibration import adjust_to_prior, em_prior
 from monai_ext.metrics.intervals import percentile_interval
 from monai_ext.utils import file_sha256, read_csv, write_csv, write_json
@@ -79,7 +80,7 @@ class PriorShift:
 
     def _answered(self) -> tuple[list[dict[str, str]], np.ndarray, int]:
         rows = read_csv(self.predictions)
-        columns = [f"prob_{c}" for c in self.class_names]
+        columns = [prob_column(c) for c in self.class_names]
         if rows and not set(columns) <= set(rows[0]):
             raise CXRError(f"{self.predictions}: no columns {columns}: not the predictions of this model")
         used = [r for r in rows if r.get("gate") != ABSTAIN and all(r.get(c) for c in columns)]
@@ -114,15 +115,16 @@ class PriorShift:
             "predictions_sha256": file_sha256(self.predictions),
             "date": datetime.date.today().isoformat(),
         }
-        fields = [Keys.NAME, *(f"prob_{c}" for c in self.class_names), *(f"prob_{c}_at_site" for c in self.class_names)]
+        before = [prob_column(c) for c in self.class_names]
+        at_site = [f"{column}_at_site" for column in before]
         write_csv(
             [
-                {Keys.NAME: r[Keys.NAME], **{f"prob_{c}": r[f"prob_{c}"] for c in self.class_names}}
-                | {f"prob_{c}_at_site": round(float(p), 6) for c, p in zip(self.class_names, row)}
+                {Keys.NAME: r[Keys.NAME], **{c: r[c] for c in before}}
+                | {c: round(float(p), 6) for c, p in zip(at_site, row)}
                 for r, row in zip(rows, adjusted)
             ],
             self.output_dir / PRIOR_SHIFT_PREDICTIONS,
-            fields,
+            [Keys.NAME, *before, *at_site],
         )
         write_json(record, self.output_dir / PRIOR_SHIFT_FILE)
         logger.info(

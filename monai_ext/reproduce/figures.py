@@ -12,6 +12,7 @@ import numpy as np
 from monai_ext.constants import positive_index
 from monai_ext.data.image_reader import read_cxr
 from monai_ext.data.inputs import mask_lookup, mask_path_for
+from monai_ext.handlers.classification_writer import PREDICTIONS_FILE, PROB_PREFIX, prob_column
 from monai_ext.metrics.classification import roc_curve
 from monai_ext.reproduce.results import per_image
 from monai_ext.reproduce.study import StudyPaths
@@ -77,14 +78,14 @@ def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, o
     for i, backbone in enumerate(backbones):
         ax = axes[0][i]
         for mode in modes:
-            pred_file = paths.cls(backbone, mode) / "eval" / "predictions.csv"
+            pred_file = paths.cls(backbone, mode) / "eval" / PREDICTIONS_FILE
             if not pred_file.is_file():
                 continue
             rows = read_csv(pred_file)
-            names = [k[len("prob_") :] for k in rows[0] if k.startswith("prob_")]
+            names = [k.removeprefix(PROB_PREFIX) for k in rows[0] if k.startswith(PROB_PREFIX)]
             pos = names[positive_index(names)]
             positive = np.array([r["true"] == pos for r in rows])
-            fpr, tpr = roc_curve(positive, np.array([float(r[f"prob_{pos}"]) for r in rows]))
+            fpr, tpr = roc_curve(positive, np.array([float(r[prob_column(pos)]) for r in rows]))
             auc = runs[f"{backbone}/{mode}"]["headline"]["auc"]["value"]
             ax.plot(fpr, tpr, label=f"{mode} (AUC {auc:.3f})" if auc is not None else mode)
         ax.plot([0, 1], [0, 1], "k:", lw=0.8)

@@ -255,7 +255,8 @@ def _recalibration_section(results: dict[str, Any]) -> str:
             "|---|---|---|---|---|",
         ]
         for key, p in shifted.items():
-            positive = list(p["site_prior"])[-1]
+            names = list(p["site_prior"])
+            positive = names[positive_index(names)]
             estimate = {"value": p["site_prior"][positive], "ci95": p["site_prior_ci95"][positive]}
             lines.append(
                 f"| {key} | {p['n_images']} | {100 * p['calibrated_prior'][positive]:.1f} | {_fmt(estimate)} | "
