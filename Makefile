@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYNTH := data/synthetic
 
-.PHONY: setup test lint bench data demo reproduce verify weights release label label-env deploy-env deploy-demo \
+.PHONY: setup lock lock-check test lint bench data demo reproduce verify weights release label label-env deploy-env deploy-demo \
 	pacs-deps pacs pacs-load viewer viewer-install deploy-pacs integration clean help
 
 help:
@@ -32,12 +32,55 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
-	$(VENV)/bin/pip install --quiet --no-deps -e .
-	touch $@
+# Every environment is installed from its lock (every package pinned with its hashes), which `make lock`
+# compiles from the human-edited requirement files; `make lock-check` (CI) fails when a lock no longer
+# matches them. uv installs (pip takes it from the lock, by its hash); it does not read pip's settings,
+# so a package mirror configured for pip (pip config: global.extra-index-url) is handed to it. Hashes pin
+# every file, so looking for a version on every index (unsafe-best-match) cannot bring in another one.
+CORE_LOCK := requirements.lock
+LABEL_LOCK := monai_ext/label/requirements.lock
+DEPLOY_LOCK := monai_ext/deploy/requirements.lock
+PIP_MIRRORS := $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null)
+UV_ENV := $(if $(PIP_MIRRORS),UV_EXTRA_INDEX_URL='$(PIP_MIRRORS)')
+# $(1): the environment's folder, $(2): its lock
+define install_lock
+	$(PYTHON) -m venv $(1)
+	awk '/^uv==/{p=1} p{print} p && !/\\$$/{exit}' $(2) > $(1)/uv.lock
+	$(1)/bin/pip install --quiet --require-hashes --no-deps -r $(1)/uv.lock
+	$(UV_ENV) $(1)/bin/uv pip install --quiet --python $(1)/bin/python --require-hashes \
+		--index-strategy unsafe-best-match -r $(2)
+	$(1)/bin/uv pip install --quiet --python $(1)/bin/python --no-deps --no-build-isolation -e .
+	touch $(1)/.installed
+endef
+
+$(STAMP): $(CORE_LOCK) pyproject.toml
+	$(call install_lock,$(VENV),$(CORE_LOCK))
+
+# $(1): where the locks are written ('' in place). The label environment takes the core pins but
+# jsonschema, pydicom and highdicom (monai_ext/label/requirements.txt says why).
+UV_COMPILE = $(UV_ENV) $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--index-strategy unsafe-best-match --custom-compile-command "make lock"
+LABEL_CORE := results/lock/label-core-requirements.txt
+define compile_locks
+	$(UV_COMPILE) requirements.txt -o $(1)$(CORE_LOCK)
+	mkdir -p $(dir $(LABEL_CORE))
+	grep -v -e '^jsonschema' -e '^pydicom==' -e '^highdicom' requirements.txt > $(LABEL_CORE)
+	$(UV_COMPILE) $(LABEL_CORE) monai_ext/label/requirements.txt -o $(1)$(LABEL_LOCK)
+	$(UV_COMPILE) requirements.txt monai_ext/deploy/requirements.txt -o $(1)$(DEPLOY_LOCK)
+endef
+LOCKS := $(CORE_LOCK) $(LABEL_LOCK) $(DEPLOY_LOCK)
+LOCK_CHECK := results/lock/check
+
+lock: setup
+	$(call compile_locks,)
+
+# compiled again from the requirement files, the locks as they are the preferred versions: unchanged
+# requirements give the same locks (a newer release elsewhere does not move a pin), a changed one does not
+lock-check: setup
+	rm -rf $(LOCK_CHECK) && mkdir -p $(addprefix $(LOCK_CHECK)/,$(dir $(LOCKS)))
+	for f in $(LOCKS); do cp $$f $(LOCK_CHECK)/$$f; done
+	$(call compile_locks,$(LOCK_CHECK)/)
+	for f in $(LOCKS); do diff -u $$f $(LOCK_CHECK)/$$f || { echo "$$f does not match its requirements: make lock" >&2; exit 1; }; done
 
 test: data
 	$(PY) -m pytest tests
@@ -119,37 +162,27 @@ LABEL_PORT ?= 8000
 LABEL_DIR := results/label
 
 label-env: $(LABEL_VENV)/.installed
-$(LABEL_VENV)/.installed: requirements.txt monai_ext/label/requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(LABEL_VENV)
-	$(LABEL_VENV)/bin/pip install --quiet --upgrade pip
-	@# the core pins but jsonschema, pydicom, highdicom: monailabel's pydicom-seg needs jsonschema<4, numpy<2, pydicom<3
-	grep -v -e '^jsonschema' -e '^pydicom==' -e '^highdicom' requirements.txt > $(LABEL_VENV)/core-requirements.txt
-	$(LABEL_VENV)/bin/pip install --quiet -r $(LABEL_VENV)/core-requirements.txt -r monai_ext/label/requirements.txt
-	$(LABEL_VENV)/bin/pip install --quiet --no-deps -e .
-	touch $@
+$(LABEL_VENV)/.installed: $(LABEL_LOCK) pyproject.toml
+	$(call install_lock,$(LABEL_VENV),$(LABEL_LOCK))
 
 deploy-env: $(DEPLOY_VENV)/.installed
-$(DEPLOY_VENV)/.installed: requirements.txt monai_ext/deploy/requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(DEPLOY_VENV)
-	$(DEPLOY_VENV)/bin/pip install --quiet --upgrade pip
-	$(DEPLOY_VENV)/bin/pip install --quiet -r requirements.txt -r monai_ext/deploy/requirements.txt
-	$(DEPLOY_VENV)/bin/pip install --quiet --no-deps -e .
-	touch $@
+$(DEPLOY_VENV)/.installed: $(DEPLOY_LOCK) pyproject.toml
+	$(call install_lock,$(DEPLOY_VENV),$(DEPLOY_LOCK))
 
 # a folder of studies (synthetic PNG/DICOM with lung masks as final labels, and the real RG1_UNCR.dcm),
 # then the server with both bundles from bundles/ (training updates bundles/cxr_lung_segmentation/models).
 # STUDIES=http://127.0.0.1:8042/dicom-web serves a PACS's CR/DX series instead (labels saved as DICOM SEG there);
 # a STUDIES folder of your own is served as it is (only the default one is written).
-# Loopback only, and only pages served from this host may read its answers (CORS); see the README's
-# MONAI Label section to open it to a network (LABEL_HOST) and turn MONAI Label's authentication on.
+# Loopback only, and only pages served from this host may read its answers (CORS: monai_ext.label.server;
+# LABEL_ORIGINS='["https://viewer.example.org"]' names others); docs/label.md says how to open it to a
+# network (LABEL_HOST) and turn MONAI Label's authentication on.
 LABEL_HOST ?= 127.0.0.1
-LABEL_ORIGINS ?= ["http://127.0.0.1:$(LABEL_PORT)","http://localhost:$(LABEL_PORT)"]
 STUDIES ?= $(LABEL_DIR)/studies
 label: label-env weights
 	$(if $(filter $(LABEL_DIR)/studies,$(STUDIES)),$(LABEL_VENV)/bin/python -m monai_ext.label.studies --out $(STUDIES))
-	MONAI_LABEL_CORS_ORIGINS='$(LABEL_ORIGINS)' $(LABEL_VENV)/bin/python -m monailabel.main start_server \
-		--app monai_ext/label/app --studies $(STUDIES) --conf pacs_cache $(LABEL_DIR)/pacs-cache \
-		--host $(LABEL_HOST) --port $(LABEL_PORT)
+	$(LABEL_VENV)/bin/python -m monai_ext.label.server --app monai_ext/label/app --studies $(STUDIES) \
+		--conf pacs_cache $(LABEL_DIR)/pacs-cache --host $(LABEL_HOST) --port $(LABEL_PORT) \
+		$(if $(LABEL_ORIGINS),--origins '$(LABEL_ORIGINS)')
 
 deploy-demo: deploy-env weights
 	$(DEPLOY_VENV)/bin/python -m monai_ext.deploy.demo --out results/deploy
@@ -159,7 +192,7 @@ deploy-demo: deploy-env weights
 PACS_PORT ?= 8042
 PACS_URL := http://127.0.0.1:$(PACS_PORT)/dicom-web
 VIEWER_PORT ?= 3000
-VIEWER_DIR := results/viewer
+VIEWER_DIR := .viewer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACS_PACKAGES := $(shell command -v Orthanc >/dev/null 2>&1 || echo orthanc) \
 	$(shell ls /usr/share/orthanc/plugins/libOrthancDicomWeb.so* >/dev/null 2>&1 || echo orthanc-dicomweb) \

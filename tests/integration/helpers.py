@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import torch
+from checkout import bundle_source
 
 from monai_ext.bundle import CALIBRATION_FILE, inference_parser
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
@@ -32,8 +33,7 @@ def bundle_copy(name: str, dest: Path, seed: int = 0) -> Path:
     """A copy of ``bundles/<name>`` under ``dest`` whose ``models/model.pt`` is a freshly initialised network
     (seeded): the integrations are tested on their plumbing, independent of any trained weights. The
     classification copy gets :data:`CLS_CALIBRATION` beside its weights."""
-    src, out = REPO_ROOT / "bundles" / name, dest / name
-    shutil.copytree(src, out, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
+    out = bundle_source(name, dest)
     parser = inference_parser(out, device="cpu")
     torch.manual_seed(seed)
     torch.save(parser.get_parsed_content("network_def").state_dict(), out / "models" / "model.pt")
@@ -109,8 +109,7 @@ def label_server(root: Path, studies: str, bundles: Path, env: dict[str, str] | 
         [
             sys.executable,
             "-m",
-            "monailabel.main",
-            "start_server",
+            "monai_ext.label.server",
             "--app",
             str(REPO_ROOT / "monai_ext" / "label" / "app"),
             "--studies",
