@@ -58,13 +58,9 @@ def run_cli(args: list[str], cwd: Path = REPO, timeout: int = 600, env: dict[str
 @pytest.fixture
 def seg_bundle(tmp_path) -> Path:
     """A copy of the segmentation bundle (configs, docs, LICENSE, large_files.yml; no weights, no outputs)."""
-    import shutil
+    from checkout import bundle_source
 
-    out = tmp_path / "cxr_lung_segmentation"
-    shutil.copytree(
-        REPO / "bundles" / "cxr_lung_segmentation", out, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval")
-    )
-    return out
+    return bundle_source("cxr_lung_segmentation", tmp_path)
 
 
 @pytest.fixture(scope="session")

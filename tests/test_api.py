@@ -8,7 +8,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import REPO, run_cli
+from checkout import bundle_source
+from conftest import run_cli
 from PIL import Image
 
 from monai_ext import CovidClassifier, LungSegmenter
@@ -26,8 +27,7 @@ def setup(tmp_path_factory, seg_models, cls_models, synthetic_root, rg1_paths):
     root = tmp_path_factory.mktemp("api")
     bundles = {}
     for name, models in ((SEG_BUNDLE, seg_models), (CLS_BUNDLE, cls_models)):
-        bundles[name] = root / "bundles" / name
-        shutil.copytree(REPO / "bundles" / name, bundles[name], ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
+        bundles[name] = bundle_source(name, root / "bundles")
         shutil.copytree(models, bundles[name] / "models", dirs_exist_ok=True)
     images = root / "images"
     images.mkdir()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checkout import bundle_source
 from conftest import REPO, run_cli
 from PIL import Image
 from pydicom.data import get_testdata_file
@@ -168,8 +169,7 @@ def test_classification_reports_missing_masks_by_name_and_records_where_masks_ca
     masks = tmp_path / "masks"
     _segment(mixed, seg_models, masks)
     (masks / "sub" / "y.png").unlink()  # one image without its mask
-    bundle = tmp_path / "seg_bundle"  # the segmentation bundle with weights, for on-the-fly masks
-    shutil.copytree(SEG, bundle, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
+    bundle = bundle_source(SEG.name, tmp_path)  # the segmentation bundle with weights, for on-the-fly masks
     shutil.copy(seg_models / "model.pt", bundle / "models" / "model.pt")
     write_datalist(
         build_covidx(

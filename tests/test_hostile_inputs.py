@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from checkout import bundle_source
 from conftest import REPO, run_cli
 from pydicom.data import get_testdata_file
 
@@ -239,8 +240,7 @@ def test_classification_csvs_escape_formula_names_and_overlays_never_share_a_fil
     for name in ("x.png", "=cmd.png", "-2.png"):
         shutil.copy(hostile / "good.png", folder / name)
     _dicom(folder, "x.dcm", 1.0 - radiograph)  # another picture under the same simple name
-    seg = tmp_path / "cxr_lung_segmentation"  # lung masks on the fly: the saliency's in-lung share needs them
-    shutil.copytree(SEG.parent, seg, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval"))
+    seg = bundle_source(SEG.parent.name, tmp_path)  # lung masks on the fly: the saliency's in-lung share needs them
     shutil.copytree(seg_models, seg / "models", dirs_exist_ok=True)
     out = tmp_path / "out"
     _classify(folder, cls_models, out, "--saliency", "True", "--seg_bundle_dir", str(seg))

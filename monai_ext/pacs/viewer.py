@@ -7,7 +7,7 @@ the PACS, seen at this server's own origin) and passes the viewer's DICOMweb rea
 HEAD only, so the viewer can show what the PACS holds and change nothing in it, and the browser needs no
 cross-origin access to the PACS.
 
-    python -m monai_ext.pacs.viewer install [--dest results/viewer]
+    python -m monai_ext.pacs.viewer install [--dest .viewer]
     python -m monai_ext.pacs.viewer serve [--pacs http://127.0.0.1:8042] [--port 3000]
 
 A study opens at ``http://127.0.0.1:3000/viewer?StudyInstanceUIDs=<study>``; with
@@ -40,7 +40,7 @@ OHIF_PACKAGE = "@ohif/app@3.13.2"
 #: true in the viewer's page once it has drawn and loaded everything it shows (for a screenshot's ``until``)
 SHOWN = "document.querySelectorAll('canvas').length > 0 && !document.body.innerText.includes('Loading')"
 #: where ``make viewer`` unpacks it
-DEFAULT_DEST = Path("results/viewer")
+DEFAULT_DEST = Path(".viewer")
 #: the PACS paths the viewer reads, passed on to the PACS
 PROXIED = ("/dicom-web/", "/wado")
 #: the data source of the viewer: the PACS at this server's origin (Orthanc's DICOMweb plugin)

@@ -32,11 +32,12 @@ from monai_ext.deploy.demo import export_models
 from monai_ext.deploy.pacs import StudyRunError, main, run_study
 from monai_ext.pacs.client import PACS
 from monai_ext.pacs.load import load_pacs
+from monai_ext.pacs.viewer import DEFAULT_DEST
 
 pytestmark = pytest.mark.slow
 
 #: where make viewer (and make integration) unpack OHIF
-OHIF_BUILD = REPO_ROOT / "results" / "viewer" / "ohif"
+OHIF_BUILD = REPO_ROOT / DEFAULT_DEST / "ohif"  # make viewer-install
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +274,7 @@ def test_the_viewer_draws_the_seg_over_its_radiograph(site):
         sop_uid=derived_uid("viewer", sop),
     )
     assert site.pacs.store([pydicom.dcmread(seg)]).failed == {}
-    shot = REPO_ROOT / "results" / "viewer" / "ohif_lung_seg.png"
+    shot = site.root / "ohif_lung_seg.png"
     with ViewerServer(OHIF_BUILD, site.server.url, port=0) as viewer:
         url = ohif_url(viewer.url, str(dx.StudyInstanceUID), derived_uid("viewer", sop, "series"))
         screenshot(url, shot, chromium, until=SHOWN, timeout=180)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -19,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checkout import bundle_source, source_copy
 from PIL import Image
 
-from monai_ext.constants import CLS_BUNDLE, IMAGE_SUFFIXES, REPO_ROOT, SEG_BUNDLE
+from monai_ext.constants import CLS_BUNDLE, IMAGE_SUFFIXES, SEG_BUNDLE
 
 pytestmark = [
     pytest.mark.slow,
@@ -51,9 +51,7 @@ def fresh(tmp_path_factory) -> dict:
     src = root / "src"
     src.mkdir()
     for name in SOURCES:
-        copy = shutil.copytree if (REPO_ROOT / name).is_dir() else shutil.copy2
-        kwargs = {"ignore": shutil.ignore_patterns("__pycache__", "logs", "model")} if copy is shutil.copytree else {}
-        copy(REPO_ROOT / name, src / name, **kwargs)
+        source_copy(name, src)
     pip = [sys.executable, "-m", "pip"]
     _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", root / "dist", src], cwd=root)
     wheel = next((root / "dist").glob("cxr_monai-*.whl"))
@@ -69,9 +67,7 @@ def fresh(tmp_path_factory) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
     for name in (SEG_BUNDLE, CLS_BUNDLE):
-        shutil.copytree(
-            REPO_ROOT / "bundles" / name, elsewhere / name, ignore=shutil.ignore_patterns("*.pt", "*.ts", "eval")
-        )
+        bundle_source(name, elsewhere)
     data = root / "data"
     _run([python, "-m", "monai_ext.synthetic", "--out", data, "--n-seg", "15", "--n-cls", "24", "--size", "64", "--seed", "5"], cwd=root, env=env)  # fmt: skip
     _run([python, "-m", "monai_ext.data_lists", "covid-qu-ex", "--root", data / "lung-seg", "--out", data / "seg.json"], cwd=root, env=env)  # fmt: skip
