@@ -13,6 +13,7 @@ from monai_ext.label.requests import (
     RequestError,
     check_batch_request,
     check_infer_request,
+    check_task_request,
     check_train_request,
 )
 
@@ -74,6 +75,24 @@ def test_an_uploaded_file_is_taken_and_other_paths_are_not(tmp_path):
     planted = Path(tempfile.gettempdir()) / "secret.png"
     with pytest.raises(RequestError, match="not a path on the server"):
         check_infer_request({"image": str(planted)}, KNOWN)
+
+
+def test_a_task_checks_its_request_itself_whoever_calls_it(tmp_path):
+    image = tmp_path / "x.png"
+    image.write_bytes(b"x")
+    request = {"image": str(image), "device": "cuda:0", "description": "lung masks", "gate": "false"}
+    assert check_task_request(request, MODELS) == {**request, "gate": False}
+    for field, value, words in [
+        ("device", "$open('marker', 'w').write('ran') and 'cpu'", "must not start with $ @ %"),
+        ("device", "tpu", "must be 'cpu', 'cuda' or 'cuda:N'"),
+        ("image", str(tmp_path / "missing.png"), "must be an image file on this server"),
+        ("model_filename", "../../other/models/model.pt", "must be one of ['model.pt']"),
+        ("description", ["@x"], "must not start with $ @ %"),
+        ("roi_size", [96, 96], "are not taken by this server"),
+    ]:
+        with pytest.raises(RequestError) as raised:
+            check_task_request({**request, field: value}, MODELS)
+        assert words in str(raised.value) and field in str(raised.value), (field, str(raised.value))
 
 
 def test_config_syntax_is_refused_anywhere_in_a_value():

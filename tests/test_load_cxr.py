@@ -191,3 +191,27 @@ def test_loaded_images_pass_through_with_their_metadata():
     assert tagged.meta["filename_or_obj"] == "x.dcm" and tagged.shape == (1, 4, 3)
     with pytest.raises(ValueError, match="rows, columns"):
         loader(np.zeros((3, 4, 5)))
+
+
+def test_a_broken_rle_frame_is_one_error_naming_the_file_and_no_library_traceback(tmp_path, caplog):
+    """pydicom's RLE decoder logs ERROR with a full traceback for a frame whose segments decode short; an
+    operator reads that as a crash. The reader's refusal names the file and is the only word about it."""
+    import logging
+
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.encaps import encapsulate, generate_frames
+
+    from monai_ext.data import read_cxr
+    from monai_ext.errors import CXRReadError
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small_RLE.dcm"))
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    ds.PixelData = encapsulate([frame[: len(frame) // 2]])  # the segments' data cut in half
+    path = tmp_path / "broken_rle.dcm"
+    ds.save_as(path)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(CXRReadError, match="doesn't match the expected amount") as raised:
+        read_cxr(path)
+    assert str(path) in str(raised.value)
+    assert [r for r in caplog.records if r.name.startswith("pydicom")] == []

@@ -55,14 +55,20 @@ MAX_PIXELS = 8192 * 8192
 def _quiet_decoders() -> Iterator[None]:
     """pydicom's log lines and warnings about the file being read are left out for the block: a file that
     cannot be read gets one line, the project's reason, not the library's traceback above it."""
-    log = logging.getLogger("pydicom")
-    disabled, log.disabled = log.disabled, True  # not setLevel: that clears every logger's cache at each call
+    # pydicom logs under "pydicom" and its children ("pydicom.pixels.decoders.base" logs a broken RLE frame
+    # with its traceback): a disabled parent does not stop a child's records, so each is disabled
+    names = ["pydicom", *(n for n in list(logging.Logger.manager.loggerDict) if n.startswith("pydicom."))]
+    logs = [logging.getLogger(name) for name in names]
+    disabled = [log.disabled for log in logs]
+    for log in logs:
+        log.disabled = True  # not setLevel: that clears every logger's cache at each call
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        log.disabled = disabled
+        for log, was in zip(logs, disabled):
+            log.disabled = was
 
 
 def _too_many_pixels(path: Path, rows: int, columns: int, what: str = "") -> None:

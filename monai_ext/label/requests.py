@@ -31,6 +31,7 @@ __all__ = [
     "check_image_id",
     "check_infer_request",
     "check_label_tag",
+    "check_task_request",
     "check_train_request",
 ]
 
@@ -201,6 +202,32 @@ def check_infer_request(
     """
     fields = {**_result_fields(model_files), "image": lambda n, v: check_image_id(v, known_image, n)}
     return _check(request, fields, "inference")
+
+
+def check_task_request(request: Mapping[str, Any], model_files: Iterable[str] = ()) -> dict[str, Any]:
+    """The inference request as one of this project's tasks takes it, whoever calls the task: this project's
+    app (after :func:`check_infer_request`), another MONAI Label app that registers the task, or a script.
+    By then the image is a file on this server (an app resolves the datastore's id to its file) and MONAI
+    Label has added the task's ``description``; every other field is an inference request's, checked the
+    same way, so no entry point depends on another layer's check.
+
+    Args:
+        request: the request the task is called with.
+        model_files: the weights files a request may choose (the bundle's ``models/*.pt`` names).
+    """
+
+    def image(name: str, value: Any) -> str:
+        if not isinstance(value, str) or not Path(value).is_file():
+            raise _refuse(name, value, "must be an image file on this server (an app resolves datastore ids)")
+        return value
+
+    def text(name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise _refuse(name, value, "must be a string")
+        return value
+
+    fields = {**_result_fields(model_files), "image": image, "description": text}
+    return _check(request, fields, "inference task")
 
 
 def check_batch_request(request: Mapping[str, Any], model_files: Iterable[str] = ()) -> dict[str, Any]:

@@ -32,15 +32,30 @@ from monai_ext.bundle import read_model_folder
 from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE, Keys
 from monai_ext.data import write_png
 from monai_ext.gate import InputGate, PenultimateFeatures
-from monai_ext.label.requests import check_train_request
+from monai_ext.label.requests import check_task_request, check_train_request
 from monai_ext.metrics.calibration import operating_threshold
 from monai_ext.networks import feature_layer
 from monai_ext.visualize import ClassSaliency
 
-__all__ = ["CovidClassificationInfer", "LungSegmentationInfer", "LungSegmentationTrain"]
+__all__ = ["CovidClassificationInfer", "LungSegmentationInfer", "LungSegmentationTrain", "model_files"]
 
 
-class LungSegmentationInfer(BundleInferTask):
+def model_files(bundle_path: str) -> list[str]:
+    """The weights files of a bundle a request may choose (``models/*.pt``)."""
+    return sorted(p.name for p in Path(bundle_path, "models").glob("*.pt"))
+
+
+class _CheckedInfer(BundleInferTask):
+    """A bundle inference task that checks each request itself
+    (:func:`~monai_ext.label.requests.check_task_request`) before MONAI Label's task copies a field into
+    the bundle's config: whichever app calls it, no value reaches the config as an expression, reference
+    or macro, and ``device`` is ``cpu`` or ``cuda[:N]``."""
+
+    def __call__(self, request, callbacks=None):
+        return super().__call__(check_task_request(request, model_files(self.bundle_path)), callbacks)
+
+
+class LungSegmentationInfer(_CheckedInfer):
     """Lung mask of a chest radiograph (PNG, JPEG or DICOM) at the input's size: 0 background, 1 lung."""
 
     def __init__(self, path: str, conf: dict[str, str], **kwargs: Any) -> None:
@@ -51,7 +66,7 @@ class LungSegmentationInfer(BundleInferTask):
         self._config.update({"result_extension": ".png"})
 
 
-class CovidClassificationInfer(BundleInferTask):
+class CovidClassificationInfer(_CheckedInfer):
     """Class probabilities of a chest radiograph; ``seg_bundle`` predicts the lung mask when needed.
 
     The JSON answer has each class's (temperature-scaled) probability, the predicted class, the
@@ -113,5 +128,6 @@ class LungSegmentationTrain(BundleTrainTask):
     reaches ``monai.bundle.run`` as a config expression, reference or macro."""
 
     def __call__(self, request, datastore):
-        models = sorted(p.name for p in Path(self.bundle_path, "models").glob("*.pt"))
-        return super().__call__(check_train_request(request, self.bundle_path, models), datastore)
+        return super().__call__(
+            check_train_request(request, self.bundle_path, model_files(self.bundle_path)), datastore
+        )

@@ -161,6 +161,27 @@ def test_a_hostile_device_is_refused_and_runs_nothing(server, marker):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("name", [SEG, CLS])
+def test_the_tasks_refuse_a_hostile_device_without_the_projects_app(server, marker, name):
+    """Another MONAI Label app (or a script) that registers the project's task calls it directly: the task's
+    own check refuses the expression, and it never runs."""
+    from monai_ext.label.requests import RequestError
+    from monai_ext.label.tasks import CovidClassificationInfer, LungSegmentationInfer
+
+    bundles: Path = server["bundles"]
+    task = (
+        LungSegmentationInfer(str(bundles / SEG), {})
+        if name == SEG
+        else CovidClassificationInfer(str(bundles / CLS), {}, seg_bundle=str(bundles / SEG))
+    )
+    image = str(next(server["studies"].glob("RG1_UNCR.*")))
+    with pytest.raises(RequestError, match="request field 'device'"):
+        task({"image": image, "device": _payload(marker)})
+    assert not marker.exists()
+    _, answer = task({"image": image, "device": "cpu", "gate": False})  # a good request still answers
+    assert answer
+
+
 def test_hostile_training_fields_are_refused_and_run_nothing(server, marker):
     url = f"{server['url']}/train/{SEG}?run_sync=true"
     for params, field in (

@@ -30,7 +30,7 @@ from monai_ext.bundle import MODEL_FILE
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
 from monai_ext.label.datastore import ConfinedDatastore, PACSDatastore, refused
 from monai_ext.label.requests import check_batch_request, check_infer_request, check_train_request
-from monai_ext.label.tasks import CovidClassificationInfer, LungSegmentationInfer, LungSegmentationTrain
+from monai_ext.label.tasks import CovidClassificationInfer, LungSegmentationInfer, LungSegmentationTrain, model_files
 from monai_ext.pacs.client import PACS
 
 logger = logging.getLogger(__name__)
@@ -100,8 +100,7 @@ class CXRApp(MONAILabelApp):
 
     def _model_files(self, model: Any) -> list[str]:
         """The weights files of a model's bundle a request may choose (``models/*.pt``)."""
-        folder = self.bundles / str(model) / "models"
-        return sorted(p.name for p in folder.glob("*.pt")) if model in (SEG, CLS) else []
+        return model_files(self.bundles / str(model)) if model in (SEG, CLS) else []
 
     def _known_image(self, image_id: str) -> bool:
         return bool(self.datastore().get_image_uri(image_id))
