@@ -1,12 +1,15 @@
 """Put weights in both bundles' ``models/`` (``make weights``), for MONAI Label and MONAI Deploy.
 
 For each bundle, in order: keep ``models/model.pt`` when it is there and is what it claims to be (its
-SHA-256 is the released file's in ``large_files.yml``, or the one the model folder's ``settings.json``
-records, which the project's training writes beside the weights it saves; any other file is refused, not
-kept and not replaced); else download the released file listed in ``large_files.yml`` (checked against
+SHA-256 is the one the model folder's ``settings.json`` records, which the project's training writes
+beside the weights it saves, or a released file's in a ``large_files.yml``; any other file is refused,
+not kept and not replaced); else download the released file a ``large_files.yml`` lists (checked against
 its hash), as the model-zoo's CI does; else, with ``--train-if-missing``, train small weights on the
-embedded synthetic data through the bundle's own ``training`` command (about a minute each on a CPU).
-Those are for trying the integrations, not for use.
+embedded synthetic data through the bundle's own ``training`` command (about a minute each on a CPU),
+whose model card then says so. Those are for trying the integrations, not for use.
+
+The segmentation bundle's committed weights were made by :func:`half_precision` from its training's
+model folder (``--half-precision SOURCE DEST --how "the training command"``).
 
     python -m monai_ext.weights [--train-if-missing]
 """
@@ -14,9 +17,12 @@ Those are for trying the integrations, not for use.
 from __future__ import annotations
 
 import argparse
+import datetime
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 from monai_ext.bundle import (
     LARGE_FILES,
@@ -26,10 +32,12 @@ from monai_ext.bundle import (
     large_file_entries,
     read_model_folder,
 )
+from monai_ext.bundle.model_folder import write_model_settings
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
-from monai_ext.utils import file_sha256
+from monai_ext.handlers.model_card import write_model_card
+from monai_ext.utils import atomic_path, file_sha256
 
-__all__ = ["BUNDLES", "SMOKE_TRAINING", "download_released", "ensure_weights", "present_weights"]
+__all__ = ["BUNDLES", "SMOKE_TRAINING", "download_released", "ensure_weights", "half_precision", "present_weights"]
 
 BUNDLES = REPO_ROOT / "bundles"
 #: bundle -> overrides of its train.json for small synthetic-data weights
@@ -37,6 +45,41 @@ SMOKE_TRAINING = {
     SEG_BUNDLE: ["--image_size", "128", "--max_epochs", "3"],
     CLS_BUNDLE: ["--backbone", "resnet50", "--input_mode", "lung", "--image_size", "96", "--max_epochs", "3"],
 }
+
+
+#: what the model card of weights that make weights trained says about them
+SMOKE_NOTE = (
+    "Trained by `make weights` on the embedded synthetic data ({args}), "
+    "because no weights of this bundle are published: for trying the integrations, not for use. "
+    "On a real radiograph its gate is right to doubt it. Written {date}."
+)
+
+
+def half_precision(source: str | Path, dest: str | Path, how: str) -> Path:
+    """A copy of the segmentation model folder ``source`` in ``dest`` whose weights are stored in half
+    precision (float16: half the bytes, within the model zoo's 25 MB for a committed file; the network still
+    computes in float32, its parameters loaded from these), ``settings.json`` recording the new file's
+    SHA-256 beside the float32 file's and ``how`` it was trained, and the model card written again.
+    Returns the new weights' path."""
+    model = read_model_folder(source, SEG_BUNDLE)  # checked: its settings record these weights
+    state = torch.load(model.weights, map_location="cpu", weights_only=True)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dest / MODEL_FILE) as tmp:
+        torch.save(half, tmp)
+    settings = {
+        **model.settings,
+        "model_sha256": file_sha256(dest / MODEL_FILE),
+        "precision": {"stored": "float16", "trained": "float32", "trained_sha256": model.settings["model_sha256"]},
+        "how": how,
+    }
+    write_model_settings(settings, dest)
+    note = (
+        f"Trained with `{how}`; the weights stored in half precision (float16) by `monai_ext.weights.half_precision`."
+    )
+    write_model_card(dest, SEG_BUNDLE, note=note)
+    return dest / MODEL_FILE
 
 
 def download_released(bundle: Path) -> bool:
@@ -113,13 +156,22 @@ def ensure_weights(bundle: Path, train_if_missing: bool = False) -> str:
         ),
         check=True,
     )
+    args = " ".join(SMOKE_TRAINING[name])
+    write_model_card(bundle / "models", name, note=SMOKE_NOTE.format(args=args, date=datetime.date.today().isoformat()))
     return "trained on synthetic data"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m monai_ext.weights", description=__doc__.splitlines()[0])
     parser.add_argument("--train-if-missing", action="store_true")
+    parser.add_argument("--half-precision", nargs=2, metavar=("SOURCE", "DEST"), help="see half_precision")
+    parser.add_argument("--how", help="the command that trained SOURCE (with --half-precision)")
     args = parser.parse_args(argv)
+    if args.half_precision:
+        if not args.how:
+            parser.error("--half-precision needs --how: the command that trained the weights")
+        print(half_precision(*args.half_precision, how=args.how))
+        return 0
     for name in SMOKE_TRAINING:  # segmentation first: the classifier's masks come from it
         print(f"{name}: {ensure_weights(BUNDLES / name, args.train_if_missing)}")
     return 0

@@ -4,8 +4,9 @@ Each check returns a list of problems (empty when it passes). The checks follow 
 contribution rules and its CI (``ci/verify_bundle.py``): required files, no committed file above
 25 MB (larger ones are listed in ``large_files.yml`` with a hash), version and changelog, metadata
 against a JSON schema (``python -m monai.bundle verify_metadata``, offline with the repo's schema),
-JSON formatted with 4-space indents, ``verify_net_in_out``, and ``ckpt_export`` whose TorchScript
-``torch.jit.load`` reads back and computes what the checkpoint computes.
+JSON formatted with 4-space indents, the apps of ``supported_apps`` with the properties they read (as
+the zoo's ``verify_bundle_properties`` with MONAI's own property lists), ``verify_net_in_out``, and
+``ckpt_export`` whose TorchScript ``torch.jit.load`` reads back and computes what the checkpoint computes.
 
     python -m monai_ext.zoo bundles/cxr_lung_segmentation bundles/cxr_covid_classification
 """
@@ -95,6 +96,53 @@ def check_large_files(bundle: Path) -> list[str]:
                 f"{entry['path']} here is not the released file of {LARGE_FILES} (retrained? "
                 "update the entry when releasing new weights)"
             )
+    return problems
+
+
+#: the apps a bundle may declare in ``supported_apps``, and where the version this project runs it with is pinned
+APP_REQUIREMENTS = {
+    "monai-label": ("monailabel", Path(__file__).parent / "label" / "requirements.txt"),
+    "monai-deploy": ("monai-deploy-app-sdk", Path(__file__).parent / "deploy" / "requirements.txt"),
+}
+
+
+def _pinned(package: str, requirements: Path) -> str | None:
+    for line in requirements.read_text().splitlines():
+        name, _, version = line.partition("==")
+        if name.strip() == package:
+            return version.split("#")[0].strip()
+    return None
+
+
+def check_supported_apps(bundle: Path) -> list[str]:
+    """``supported_apps`` names MONAI Label and MONAI Deploy with the versions the project pins for them, and
+    the inference config has every property those apps read (MONAI's ``InferProperties`` and
+    ``MetaProperties``, which the model zoo's ``ci/verify_bundle.py`` checks for each declared app)."""
+    from monai.bundle import create_workflow
+    from monai.bundle.properties import InferProperties, MetaProperties
+
+    declared = _metadata(bundle).get("supported_apps")
+    if not isinstance(declared, dict) or not declared:
+        return ["metadata.json declares no supported_apps: the model zoo skips its check of the apps' properties"]
+    problems = []
+    for app, (package, requirements) in APP_REQUIREMENTS.items():
+        pinned = _pinned(package, requirements)
+        if declared.get(app) != pinned:
+            problems.append(f"supported_apps.{app} is {declared.get(app)!r}; the project runs {package}=={pinned}")
+    problems += [
+        f"supported_apps.{app}: not an app this project runs" for app in declared if app not in APP_REQUIREMENTS
+    ]
+    workflow = create_workflow(  # as the zoo's check_properties: created and initialised
+        workflow_type="inference",
+        config_file=str(bundle / "configs" / "inference.json"),
+        meta_file=str(bundle / "configs" / "metadata.json"),
+        logging_file=str(bundle / "configs" / "logging.conf"),
+        bundle_root=str(bundle),
+    )
+    workflow.properties = {**MetaProperties, **InferProperties}
+    missing = workflow.check_properties()
+    if missing:
+        problems.append(f"inference.json lacks the properties {missing} that the supported apps read")
     return problems
 
 
@@ -205,6 +253,7 @@ CHECKS: dict[str, Callable[[Path], list[str]]] = {
     "json_format": check_json_format,
     "network_data_format": check_network_data_format,
     "verify_metadata": check_metadata_schema,
+    "supported_apps": check_supported_apps,
     "verify_net_in_out": check_net_in_out,
     "ckpt_export": check_export,
 }

@@ -7,16 +7,64 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from monai_ext.weights import download_released, ensure_weights
+from monai_ext.weights import download_released, ensure_weights, half_precision
 
 
 @pytest.fixture
 def bundle(seg_bundle):
-    out = seg_bundle
-    entry = yaml.safe_load((out / "large_files.yml").read_text())["large_files"][0]
-    entry["url"] = "https://127.0.0.1:9/cxr_lung_segmentation_model.pt"  # nothing listens there
-    (out / "large_files.yml").write_text(yaml.safe_dump({"large_files": [entry]}))
-    return out
+    """The segmentation bundle without weights, with a large_files.yml of a release (none is published:
+    the entry is this test's, its URL one nothing listens at)."""
+    entry = {
+        "path": "models/model.pt",
+        "url": "https://127.0.0.1:9/cxr_lung_segmentation_model.pt",
+        "hash_val": "0" * 64,
+        "hash_type": "sha256",
+    }
+    (seg_bundle / "large_files.yml").write_text(yaml.safe_dump({"large_files": [entry]}))
+    return seg_bundle
+
+
+def test_half_precision_weights_are_recorded_and_segment_as_the_float32_ones(seg_models, seg_bundle, rg1_paths):
+    import shutil
+
+    import numpy as np
+    import torch
+
+    from monai_ext import LungSegmenter
+    from monai_ext.bundle import read_model_folder
+    from monai_ext.utils import file_sha256
+
+    dest = seg_bundle / "models"
+    weights = half_precision(seg_models, dest, how="python -m monai.bundle run training ...")
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
+    settings = read_model_folder(dest, seg_bundle.name).settings  # the folder's check passes
+    assert settings["model_sha256"] == file_sha256(weights)
+    assert settings["precision"]["trained_sha256"] == file_sha256(seg_models / "model.pt")
+    assert settings["how"] in (dest / "MODEL_CARD.md").read_text()
+    assert ensure_weights(seg_bundle).startswith("present, trained by this project")
+    full = seg_bundle.parent / "full" / seg_bundle.name
+    shutil.copytree(seg_bundle, full)
+    shutil.copy2(seg_models / "model.pt", full / "models" / "model.pt")
+    shutil.copy2(seg_models / "settings.json", full / "models" / "settings.json")
+    half_mask = LungSegmenter(seg_bundle, device="cpu")(rg1_paths["UNCR"])
+    full_mask = LungSegmenter(full, device="cpu")(rg1_paths["UNCR"])
+    agree = (half_mask == full_mask).mean()
+    assert agree > 0.995, f"float16 and float32 weights' masks agree on {agree:.4f} of the pixels"
+    assert np.array_equal(np.unique(half_mask), np.unique(full_mask))
+
+
+def test_the_committed_segmentation_weights_find_both_lungs_of_a_real_radiograph(rg1_paths):
+    """The weights a fresh clone has (trained on the real development sample), on the real chest CR of
+    pydicom-data, which they never saw: a plausible share of the image, lung on both sides, passes agreeing."""
+    from monai_ext import LungSegmenter
+    from monai_ext.constants import REPO_ROOT, SEG_BUNDLE
+
+    seg = LungSegmenter(REPO_ROOT / "bundles" / SEG_BUNDLE, device="cpu")
+    mask = seg(rg1_paths["UNCR"])
+    half = mask.shape[1] // 2
+    assert 0.15 < mask.mean() < 0.6, mask.mean()
+    assert mask[:, :half].mean() > 0.05 and mask[:, half:].mean() > 0.05
 
 
 def test_present_weights_are_kept_when_their_hash_is_known_and_refused_otherwise(bundle):
