@@ -104,3 +104,17 @@ def test_a_given_mask_brings_its_segmenters_disagreement_to_the_gate(setup):
     assert doubtful["decision"] == "abstain" and "tta_disagreement" in doubtful["not_assessed"]
     assert "the segmenter's test-time passes disagree on the lungs (0.900 above 0.15)" in doubtful["abstain_reason"]
     assert clf.classify(path, mask)["tta_disagreement"] == ""  # not measured: not held against it
+
+
+def test_the_readmes_python_lines_run_as_written(setup, monkeypatch):
+    """The README's Python block, read from it and run as it stands, in a folder holding both bundles and
+    a radiograph named as the block names it."""
+    from documented import python_block
+
+    root = setup["bundles"][SEG_BUNDLE].parents[1]
+    shutil.copy2(setup["images"][0], root / "x.dcm")  # the real CR
+    monkeypatch.chdir(root)
+    names: dict = {}
+    exec(compile(python_block("README.md"), "README.md", "exec"), names)  # noqa: S102 - the project's own README
+    assert names["mask"].shape == read_cxr(root / "x.dcm")[0].shape and set(np.unique(names["mask"])) <= {0, 1}
+    assert names["answer"]["decision"] in ("positive", "negative", "abstain") and "gate" in names["answer"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -21,12 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from monai_ext.errors import CXRError
 
-__all__ = ["ScreenshotError", "screenshot"]
+__all__ = ["ScreenshotError", "chromium_page", "evaluate", "screenshot"]
 
 #: the default condition: the document has loaded
 LOADED = "document.readyState === 'complete'"
@@ -65,21 +67,13 @@ class _DevTools:
         raise ScreenshotError(f"{method}: no answer within {timeout:g} s")
 
 
-def screenshot(
-    url: str,
-    out: Path,
-    chromium: str | None = None,
-    until: str = LOADED,
-    timeout: float = 120,
-    settle: float = 3,
-    size: tuple[int, int] = (1280, 900),
-) -> Path:
-    """Load ``url`` in headless Chromium, wait until ``until`` is true (then ``settle`` seconds), save ``out``."""
+@contextlib.contextmanager
+def chromium_page(url: str, chromium: str | None = None, size: tuple[int, int] = (1280, 900)) -> Iterator[tuple]:
+    """Headless Chromium (a fresh profile) with ``url`` open in one tab: yields the DevTools connection and
+    the tab's session; Chromium is closed when the block ends."""
     chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise ScreenshotError("chromium is not installed: apt-get install chromium")
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
     to_read, to_chromium = os.pipe()  # Chromium reads fd 3, writes fd 4
     from_chromium, to_write = os.pipe()
     with tempfile.TemporaryDirectory() as profile:
@@ -89,6 +83,8 @@ def screenshot(
             "--no-sandbox",  # root in a container has no user namespace for the sandbox
             "--no-first-run",
             "--no-default-browser-check",
+            "--disable-background-networking",  # this machine's closed network refuses Chromium's own calls
+            "--disable-component-update",
             f"--user-data-dir={profile}",
             "--use-angle=swiftshader",
             "--enable-unsafe-swiftshader",
@@ -123,25 +119,7 @@ def screenshot(
                 {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False},
                 session,
             )
-            deadline, reached = time.monotonic() + timeout, False
-            while time.monotonic() < deadline:
-                try:
-                    answer = tools.call(
-                        "Runtime.evaluate", {"expression": f"!!({until})", "returnByValue": True}, session
-                    )
-                except ScreenshotError as e:  # the page is between documents (navigating): ask again
-                    if "execution context" not in str(e):
-                        raise
-                    answer = {}
-                if answer.get("result", {}).get("value") is True:
-                    reached = True
-                    break
-                time.sleep(0.5)
-            time.sleep(settle)
-            shot = tools.call("Page.captureScreenshot", {"format": "png"}, session)["data"]
-            out.write_bytes(base64.b64decode(shot))
-            if not reached:
-                raise ScreenshotError(f"{url}: {until!r} still false after {timeout:g} s (the page as it was: {out})")
+            yield tools, session
         finally:
             try:
                 tools.call("Browser.close", timeout=10)
@@ -152,6 +130,58 @@ def screenshot(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _wait_until(tools: _DevTools, session: str, until: str, timeout: float) -> bool:
+    """Ask ``until`` every half second until it is true (True) or ``timeout`` seconds have passed (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            answer = tools.call("Runtime.evaluate", {"expression": f"!!({until})", "returnByValue": True}, session)
+        except ScreenshotError as e:  # the page is between documents (navigating): ask again
+            if "execution context" not in str(e):
+                raise
+            answer = {}
+        if answer.get("result", {}).get("value") is True:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def evaluate(url: str, expression: str, chromium: str | None = None, timeout: float = 60) -> Any:
+    """The value of the JavaScript ``expression`` (a promise is awaited) in ``url``'s page once it has
+    loaded: what a page from that origin can do, as a browser enforces it (CORS included)."""
+    with chromium_page(url, chromium) as (tools, session):
+        if not _wait_until(tools, session, LOADED, timeout):
+            raise ScreenshotError(f"{url}: did not load within {timeout:g} s")
+        answer = tools.call(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            session,
+            timeout=timeout,
+        )
+    return answer.get("result", {}).get("value")
+
+
+def screenshot(
+    url: str,
+    out: Path,
+    chromium: str | None = None,
+    until: str = LOADED,
+    timeout: float = 120,
+    settle: float = 3,
+    size: tuple[int, int] = (1280, 900),
+) -> Path:
+    """Load ``url`` in headless Chromium, wait until ``until`` is true (then ``settle`` seconds), save ``out``."""
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with chromium_page(url, chromium, size) as (tools, session):
+        reached = _wait_until(tools, session, until, timeout)
+        time.sleep(settle)
+        shot = tools.call("Page.captureScreenshot", {"format": "png"}, session)["data"]
+        out.write_bytes(base64.b64decode(shot))
+    if not reached:
+        raise ScreenshotError(f"{url}: {until!r} still false after {timeout:g} s (the page as it was: {out})")
     return out
 
 
