@@ -219,7 +219,8 @@ deploy-pacs: deploy-env weights
 		--model results/deploy/models --export --out results/deploy-pacs $(if $(SALIENCY),--saliency)
 
 integration: label-env deploy-env data pacs-deps viewer-install
-	CXR_INTEGRATION=1 $(PY) -m pytest tests/integration/test_travel.py tests/integration/test_real_study.py tests/integration/test_multi_gpu.py
+	CXR_INTEGRATION=1 $(PY) -m pytest tests/integration/test_travel.py tests/integration/test_real_study.py tests/integration/test_multi_gpu.py \
+		tests/integration/test_documented.py
 	$(LABEL_VENV)/bin/python -m pytest tests/integration/test_monailabel.py tests/integration/test_pacs_label.py
 	$(DEPLOY_VENV)/bin/python -m pytest tests/integration/test_deploy.py tests/integration/test_pacs_deploy.py
 

@@ -31,6 +31,8 @@ from monai_ext.data_lists import build_covid_qu_ex, build_covidx
 from monai_ext.errors import DataListError
 from monai_ext.transforms import lung_mask_quality
 
+pytestmark = pytest.mark.slow  # runs the bundles' command lines (seconds to a minute each)
+
 SEG = REPO / "bundles" / "cxr_lung_segmentation"
 CLS = REPO / "bundles" / "cxr_covid_classification"
 #: compressed DICOM of pydicom-data, one per transfer syntax a PACS sends

@@ -24,6 +24,7 @@ def bundle(seg_bundle):
     return seg_bundle
 
 
+@pytest.mark.slow
 def test_half_precision_weights_are_recorded_and_segment_as_the_float32_ones(seg_models, seg_bundle, rg1_paths):
     import shutil
 
@@ -54,6 +55,7 @@ def test_half_precision_weights_are_recorded_and_segment_as_the_float32_ones(seg
     assert np.array_equal(np.unique(half_mask), np.unique(full_mask))
 
 
+@pytest.mark.slow
 def test_the_committed_segmentation_weights_find_both_lungs_of_a_real_radiograph(rg1_paths):
     """The weights a fresh clone has (trained on the real development sample), on the real chest CR of
     pydicom-data, which they never saw: a plausible share of the image, lung on both sides, passes agreeing."""

@@ -23,6 +23,8 @@ from monai_ext.zoo import (
     verify_bundle,
 )
 
+pytestmark = pytest.mark.slow  # runs the bundles' command lines (seconds to a minute each)
+
 BUNDLES = BUNDLE_NAMES
 #: every check but the two that build and run the network (their CLI runs are covered by the bundle tests)
 FAST = {name: check for name, check in CHECKS.items() if name not in ("verify_net_in_out", "ckpt_export")}
