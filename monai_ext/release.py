@@ -5,10 +5,11 @@ settings, classes, calibration, gate, model card). MONAI installs it as it insta
 
     python -m monai.bundle download --name cxr_lung_segmentation --url file:///path/cxr_lung_segmentation_v0.3.0.zip --bundle_dir DIR
 
-Weights go in only when :func:`~monai_ext.weights.present_weights` knows them (the released file of
-``large_files.yml``, or the project's training as ``settings.json`` records); the archive's
-``large_files.yml`` lists the weights it carries with their SHA-256, so MONAI's
-``download_large_files`` keeps them rather than fetching others. Nothing else of the folder goes in
+Weights go in only when :func:`~monai_ext.weights.present_weights` knows them (the project's training
+as ``settings.json`` records, or a released file of a bundle's ``large_files.yml``); the archive's
+``large_files.yml`` keeps the bundle's entries, each carried file's hash its own, so MONAI's
+``download_large_files`` keeps a carried file rather than fetching another (neither bundle lists one
+now: nothing was published, so the archive's list is empty). Nothing else of the folder goes in
 (``eval/`` outputs, caches, stray files).
 
     python -m monai_ext.release [--out results/release] [BUNDLE ...]

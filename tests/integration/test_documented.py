@@ -48,11 +48,11 @@ def clone(tmp_path_factory) -> dict:
         shutil.copy2(REPO_ROOT / name, main / name)
     if (REPO_ROOT.parent / "shared").is_dir():
         (root / "shared").symlink_to(REPO_ROOT.parent / "shared")
-    if (
-        REPO_ROOT / ".viewer"
-    ).is_dir():  # OHIF's build (make viewer-install, run by make integration): not fetched again
+    if (REPO_ROOT / ".viewer").is_dir():  # OHIF's build (make viewer-install, run by make integration)
         (main / ".viewer").symlink_to(REPO_ROOT / ".viewer")
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "CXR_INTEGRATION")}
+    # uv's cache stays the user's (files checked by their hashes; linked, not copied, into the copy's envs)
+    env.setdefault("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv"))
     env["HOME"] = str(root / "home")  # ~/bundles of the release line, and nothing else of the user's
     env["PATH"] = f"{main / '.venv' / 'bin'}:{env['PATH']}"  # the README's python lines run in .venv (activated)
     (root / "home").mkdir()
