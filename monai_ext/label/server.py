@@ -23,6 +23,7 @@ import warnings
 from urllib.parse import urlsplit
 
 from monai_ext.errors import CXRError
+from monai_ext.label import IMAGE_PATTERNS
 
 #: the environment variable MONAI Label reads its CORS origins from (and ``start_server`` writes)
 CORS_VARIABLE = "MONAI_LABEL_CORS_ORIGINS"
@@ -108,6 +109,10 @@ def main(argv: list[str] | None = None) -> None:
     from monailabel.main import Main
 
     settings.MONAI_LABEL_CORS_ORIGINS = origins  # plain strings: compared exactly with a request's Origin
+    # start_server writes every setting into the environment, so the app could no longer tell a file-type
+    # list the user set from MONAI Label's default (which has no *.dcm): the project's is set unless given
+    if "MONAI_LABEL_DATASTORE_FILE_EXT" not in os.environ:
+        settings.MONAI_LABEL_DATASTORE_FILE_EXT = IMAGE_PATTERNS
     print(f"CORS: pages from {', '.join(origins)} may read this server's answers", flush=True)
     sys.argv = ["monailabel", "start_server", *rest, "--host", args.host, "--port", str(args.port)]
     Main().run()

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from checkout import source_files
 from documented import command, without_options
+from helpers import request
 from PIL import Image
 
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
@@ -154,7 +155,7 @@ def test_make_label_answers_and_only_its_own_origin_reads(clone):
 
 def test_make_deploy_demo_answers_on_the_real_radiograph(clone):
     _run(clone, command("make deploy-demo").text)
-    results = json.loads((clone["main"] / "results" / "deploy" / "results.json").read_text())
+    results = json.loads((clone["main"] / "results" / "deploy" / "output" / "results.json").read_text())
     result = next(r for r in results["radiographs"] if Path(r["file"]).name == "RG1_UNCR.dcm")
     mask = np.asarray(Image.open(result["lung_mask"])) > 0
     half = mask.shape[1] // 2
@@ -176,8 +177,10 @@ def test_the_pacs_round_trip_as_documented(clone):
         stored = json.loads(next((clone["main"] / "results" / "deploy-pacs").rglob("stored.json")).read_text())
         assert stored["radiographs"] and not stored["missing"], stored
         with _serving(clone, command("make label STUDIES=").text, f"{LABEL_URL}/info/", "make-label-pacs.log"):
-            datastore = json.loads(urllib.request.urlopen(f"{LABEL_URL}/datastore/?output=all", timeout=60).read())
-            assert datastore["objects"], "MONAI Label lists no series of the PACS"
+            series = str(PACS(f"{PACS_URL}/dicom-web").search_series(StudyInstanceUID=study)[0].SeriesInstanceUID)
+            url = f"{LABEL_URL}/infer/cxr_lung_segmentation?image={series}&output=image"
+            status, body, _ = request(url, "POST", {"params": json.dumps({"device": "cpu"})})
+            assert status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n"  # the PACS's radiograph, segmented
         if (clone["main"] / ".viewer").exists() or shutil.which("npm"):
             with _serving(clone, command("make viewer").text, VIEWER_URL, "make-viewer.log", timeout=600):
                 assert b"<html" in urllib.request.urlopen(VIEWER_URL, timeout=30).read().lower()

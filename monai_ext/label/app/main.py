@@ -28,6 +28,7 @@ from monailabel.tasks.activelearning.random import Random
 
 from monai_ext.bundle import MODEL_FILE
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
+from monai_ext.label import IMAGE_PATTERNS
 from monai_ext.label.datastore import ConfinedDatastore, PACSDatastore, refused
 from monai_ext.label.requests import check_batch_request, check_infer_request, check_train_request
 from monai_ext.label.tasks import CovidClassificationInfer, LungSegmentationInfer, LungSegmentationTrain, model_files
@@ -39,8 +40,6 @@ SEG, CLS = SEG_BUNDLE, CLS_BUNDLE
 DEFAULT_BUNDLES = REPO_ROOT / "bundles"
 #: where radiographs fetched from a PACS are cached (``--conf pacs_cache DIR``), one folder per PACS
 DEFAULT_PACS_CACHE = REPO_ROOT / "results" / "label" / "pacs-cache"
-#: the image files a studies folder holds, unless MONAI_LABEL_DATASTORE_FILE_EXT says otherwise
-IMAGE_PATTERNS = ["*.png", "*.jpg", "*.jpeg", "*.dcm"]
 
 
 class CXRApp(MONAILabelApp):
