@@ -59,21 +59,18 @@ endef
 $(STAMP): $(CORE_LOCK) pyproject.toml
 	$(call install_lock,$(VENV),$(CORE_LOCK))
 
-# $(1): where the locks are written ('' in place). The label environment takes the core pins but
-# jsonschema, pydicom and highdicom (monai_ext/label/requirements.txt says why).
+# The label environment takes the core pins but jsonschema, pydicom and highdicom
+# (monai_ext/label/requirements.txt says why).
 UV_COMPILE = $(UV_ENV) $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--index-strategy unsafe-best-match --custom-compile-command "make lock"
 LABEL_CORE := results/lock/label-core-requirements.txt
-define compile_locks
-	$(UV_COMPILE) requirements.txt -o $(1)$(CORE_LOCK)
-	mkdir -p $(dir $(LABEL_CORE))
-	grep -v -e '^jsonschema' -e '^pydicom==' -e '^highdicom' requirements.txt > $(LABEL_CORE)
-	$(UV_COMPILE) $(LABEL_CORE) monai_ext/label/requirements.txt -o $(1)$(LABEL_LOCK)
-	$(UV_COMPILE) requirements.txt monai_ext/deploy/requirements.txt -o $(1)$(DEPLOY_LOCK)
-endef
 
 lock: setup
-	$(call compile_locks,)
+	$(UV_COMPILE) requirements.txt -o $(CORE_LOCK)
+	mkdir -p $(dir $(LABEL_CORE))
+	grep -v -e '^jsonschema' -e '^pydicom==' -e '^highdicom' requirements.txt > $(LABEL_CORE)
+	$(UV_COMPILE) $(LABEL_CORE) monai_ext/label/requirements.txt -o $(LABEL_LOCK)
+	$(UV_COMPILE) requirements.txt monai_ext/deploy/requirements.txt -o $(DEPLOY_LOCK)
 
 test: data
 	$(PY) -m pytest tests

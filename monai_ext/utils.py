@@ -7,6 +7,7 @@ import csv
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -171,3 +172,19 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def git_files(folder: str | os.PathLike) -> list[Path] | None:
+    """The files under ``folder`` that git would commit (tracked, or untracked and not ignored), as they
+    are in the work tree; None when ``folder`` is not in a git checkout (or git is not installed)."""
+    folder = Path(folder)
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "."],
+            cwd=folder,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sorted({folder / name for name in out.split("\0") if name and (folder / name).is_file()})

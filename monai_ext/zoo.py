@@ -31,7 +31,7 @@ from monai_ext.bundle import (
     inference_parser,
     large_file_entries,
 )
-from monai_ext.utils import file_sha256
+from monai_ext.utils import file_sha256, git_files
 
 __all__ = ["CHECKS", "MAX_FILE_BYTES", "REQUIRED_FILES", "SCHEMA", "verify_bundle"]
 
@@ -46,17 +46,9 @@ def _metadata(bundle: Path) -> dict:
 
 
 def _committed_files(bundle: Path) -> list[Path]:
-    """Files git would commit under ``bundle`` (tracked or untracked, not ignored); every file without git."""
-    try:
-        out = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "."],
-            cwd=bundle,
-            capture_output=True,
-            check=True,
-        ).stdout.decode()
-        return [bundle / name for name in out.split("\0") if name and (bundle / name).is_file()]
-    except (OSError, subprocess.CalledProcessError):
-        return [p for p in bundle.rglob("*") if p.is_file()]
+    """Files git would commit under ``bundle``; every file without git."""
+    files = git_files(bundle)
+    return files if files is not None else [p for p in bundle.rglob("*") if p.is_file()]
 
 
 def check_files(bundle: Path) -> list[str]:

@@ -5,39 +5,28 @@ that a test passes the same after ``make demo``, ``make weights``, ``make label`
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
-from monai_ext.bundle.model_folder import (
-    CALIBRATION_FILE,
-    GATE_FEATURES_FILE,
-    GATE_FILE,
-    MODEL_CARD_FILE,
-    MODEL_FILE,
-    SETTINGS_FILE,
-    TORCHSCRIPT_FILE,
-)
+from monai_ext.bundle import model_folder as mf
 from monai_ext.constants import REPO_ROOT
+from monai_ext.utils import git_files
 
 #: the files of a model folder that training writes (with the weights); the rest of models/ describes the bundle
 TRAINED_FILES = frozenset(
-    {MODEL_FILE, TORCHSCRIPT_FILE, SETTINGS_FILE, CALIBRATION_FILE, GATE_FILE, GATE_FEATURES_FILE, MODEL_CARD_FILE}
+    {mf.MODEL_FILE, mf.TORCHSCRIPT_FILE, mf.SETTINGS_FILE, mf.CALIBRATION_FILE, mf.GATE_FILE}
+    | {mf.GATE_FEATURES_FILE, mf.MODEL_CARD_FILE}
 )
 
 
 def source_files(path: str) -> list[str]:
     """The files under ``path`` (relative to the checkout) that a clone would have once committed: those git
-    tracks and new ones it does not ignore, as they are in the work tree."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", path],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    files = sorted({f for f in listed.split("\0") if f and (REPO_ROOT / f).is_file()})
+    tracks and new ones it does not ignore, as they are in the work tree (:func:`monai_ext.utils.git_files`)."""
+    target = REPO_ROOT / path
+    files = git_files(target.parent if target.is_file() else target) or []
+    files = [f for f in files if f == target or target in f.parents]
     if not files:
-        raise FileNotFoundError(f"{REPO_ROOT / path}: no file of the repository there")
-    return files
+        raise FileNotFoundError(f"{REPO_ROOT / path}: no file of the repository there (not a git checkout?)")
+    return [str(f.relative_to(REPO_ROOT)) for f in files]
 
 
 def source_copy(path: str, dest: Path, keep=lambda relative: True) -> Path:
