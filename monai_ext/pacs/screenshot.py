@@ -32,6 +32,9 @@ __all__ = ["ScreenshotError", "chromium_page", "evaluate", "screenshot"]
 
 #: the default condition: the document has loaded
 LOADED = "document.readyState === 'complete'"
+#: the tab shows the page asked for: until its navigation commits, a new tab holds an empty ``about:blank``
+#: document that has loaded too (an origin of its own, so its fetches are cross-origin everywhere)
+OPENED = "location.href !== 'about:blank'"
 
 
 class ScreenshotError(CXRError, RuntimeError):
@@ -68,9 +71,13 @@ class _DevTools:
 
 
 @contextlib.contextmanager
-def chromium_page(url: str, chromium: str | None = None, size: tuple[int, int] = (1280, 900)) -> Iterator[tuple]:
+def chromium_page(
+    url: str, chromium: str | None = None, size: tuple[int, int] = (1280, 900), timeout: float = 60
+) -> Iterator[tuple]:
     """Headless Chromium (a fresh profile) with ``url`` open in one tab: yields the DevTools connection and
-    the tab's session; Chromium is closed when the block ends."""
+    the tab's session once the tab shows ``url``'s document (or Chromium's error page for it), not the
+    empty page a tab starts with; :class:`ScreenshotError` if that takes over ``timeout`` seconds. Chromium
+    is closed when the block ends."""
     chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise ScreenshotError("chromium is not installed: apt-get install chromium")
@@ -119,6 +126,8 @@ def chromium_page(url: str, chromium: str | None = None, size: tuple[int, int] =
                 {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False},
                 session,
             )
+            if not _wait_until(tools, session, OPENED, timeout):
+                raise ScreenshotError(f"{url}: Chromium did not open it within {timeout:g} s")
             yield tools, session
         finally:
             try:
@@ -151,7 +160,7 @@ def _wait_until(tools: _DevTools, session: str, until: str, timeout: float) -> b
 def evaluate(url: str, expression: str, chromium: str | None = None, timeout: float = 60) -> Any:
     """The value of the JavaScript ``expression`` (a promise is awaited) in ``url``'s page once it has
     loaded: what a page from that origin can do, as a browser enforces it (CORS included)."""
-    with chromium_page(url, chromium) as (tools, session):
+    with chromium_page(url, chromium, timeout=timeout) as (tools, session):
         if not _wait_until(tools, session, LOADED, timeout):
             raise ScreenshotError(f"{url}: did not load within {timeout:g} s")
         answer = tools.call(
@@ -175,7 +184,7 @@ def screenshot(
     """Load ``url`` in headless Chromium, wait until ``until`` is true (then ``settle`` seconds), save ``out``."""
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with chromium_page(url, chromium, size) as (tools, session):
+    with chromium_page(url, chromium, size, timeout) as (tools, session):
         reached = _wait_until(tools, session, until, timeout)
         time.sleep(settle)
         shot = tools.call("Page.captureScreenshot", {"format": "png"}, session)["data"]
