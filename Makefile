@@ -18,7 +18,8 @@ help:
 	@echo "make reproduce [QU_EX=DIR] [COVIDX=DIR] [PROFILE=default|real|tiny] [SET='K=V ...'] [OUT=DIR] [FORCE=1]"
 	@echo "             - the whole study and its report in results/<profile>/summary.md"
 	@echo "make verify - model-zoo checks of both bundles (files, sizes, metadata schema, apps' properties, net in/out, export)"
-	@echo "make weights - bundles' models/model.pt: kept when its model folder records it, else trained small"
+	@echo "make weights [DEV_SAMPLE=DIR] - bundles' models/model.pt: kept when its model folder records it, else trained"
+	@echo "             small (the classifier on DIR/covidx's real radiographs when it is there; default $(DEV_SAMPLE))"
 	@echo "make release - a release archive per bundle in the model zoo's layout: results/release"
 	@echo "make label [STUDIES=$(PACS_URL)] [LABEL_ORIGINS='[...]'] - MONAI Label on localhost:$(LABEL_PORT) (.venv-label)"
 	@echo "make deploy-demo - MONAI Deploy app on the real RG1_UNCR.dcm (own env .venv-deploy)"
@@ -143,8 +144,11 @@ verify: setup
 	$(PY) -m monai_ext.zoo bundles/cxr_lung_segmentation bundles/cxr_covid_classification
 
 # Bundle weights for the integrations: kept, downloaded, or (offline, fresh clone) trained small on synthetic data
+# the classifier learns from real radiographs where the development sample is (a COVIDx-layout folder)
+DEV_SAMPLE ?= ../shared/data/cxr-dev
+DEV_COVIDX := $(if $(wildcard $(DEV_SAMPLE)/covidx/train.txt),$(DEV_SAMPLE)/covidx)
 weights: data
-	$(PY) -m monai_ext.weights --train-if-missing
+	$(PY) -m monai_ext.weights --train-if-missing $(if $(DEV_COVIDX),--real-covidx $(DEV_COVIDX))
 
 # A release archive per bundle in the model zoo's layout (weights in when make weights has them), for
 # python -m monai.bundle download --name NAME --url file://$(CURDIR)/results/release/NAME_vX.Y.Z.zip

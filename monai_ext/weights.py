@@ -4,14 +4,17 @@ For each bundle, in order: keep ``models/model.pt`` when it is there and is what
 SHA-256 is the one the model folder's ``settings.json`` records, which the project's training writes
 beside the weights it saves, or a released file's in a ``large_files.yml``; any other file is refused,
 not kept and not replaced); else download the released file a ``large_files.yml`` lists (checked against
-its hash), as the model-zoo's CI does; else, with ``--train-if-missing``, train small weights on the
-embedded synthetic data through the bundle's own ``training`` command (about a minute each on a CPU),
-whose model card then says so. Those are for trying the integrations, not for use.
+its hash), as the model-zoo's CI does; else, with ``--train-if-missing``, train small weights through the
+bundle's own ``training`` command (about a minute each on a CPU), whose model card then says so: the
+classifier on the real radiographs of a COVIDx-layout folder when ``--real-covidx`` names one (``make
+weights`` names the development sample, ``DEV_SAMPLE``, when it is there), so that the gate knows a real
+radiograph; else on the embedded synthetic data, and the gate is then right to refuse real radiographs.
+Those are for trying the integrations, not for use.
 
 The segmentation bundle's committed weights were made by :func:`half_precision` from its training's
 model folder (``--half-precision SOURCE DEST --how "the training command"``).
 
-    python -m monai_ext.weights [--train-if-missing]
+    python -m monai_ext.weights [--train-if-missing [--real-covidx FOLDER]]
 """
 
 from __future__ import annotations
@@ -34,10 +37,19 @@ from monai_ext.bundle import (
 )
 from monai_ext.bundle.model_folder import write_model_settings
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
+from monai_ext.data_lists import build_covidx, write_datalist
 from monai_ext.handlers.model_card import write_model_card
 from monai_ext.utils import atomic_path, file_sha256
 
-__all__ = ["BUNDLES", "SMOKE_TRAINING", "download_released", "ensure_weights", "half_precision", "present_weights"]
+__all__ = [
+    "BUNDLES",
+    "REAL_TRAINING",
+    "SMOKE_TRAINING",
+    "download_released",
+    "ensure_weights",
+    "half_precision",
+    "present_weights",
+]
 
 BUNDLES = REPO_ROOT / "bundles"
 #: bundle -> overrides of its train.json for small synthetic-data weights
@@ -46,12 +58,25 @@ SMOKE_TRAINING = {
     CLS_BUNDLE: ["--backbone", "resnet50", "--input_mode", "lung", "--image_size", "96", "--max_epochs", "3"],
 }
 
+#: bundle -> overrides of its train.json for small weights on the real radiographs of a COVIDx-layout folder
+#: (the whole image: its masks would first have to be predicted)
+REAL_TRAINING = {
+    CLS_BUNDLE: ["--backbone", "resnet50", "--input_mode", "cxr", "--image_size", "128", "--max_epochs", "6"],
+}
+#: the validation share and seed of that folder's data list (grouped by patient, stratified by class)
+REAL_SPLIT = {"val_fraction": 0.15, "seed": 0}
 
 #: what the model card of weights that make weights trained says about them
 SMOKE_NOTE = (
     "Trained by `make weights` on the embedded synthetic data ({args}), "
     "because no weights of this bundle are published: for trying the integrations, not for use. "
     "On a real radiograph its gate is right to doubt it. Written {date}."
+)
+REAL_NOTE = (
+    "Trained by `make weights` on the real radiographs of {root} ({args}; validation: {val_fraction:g} of its "
+    "training list, seed {seed}), because no weights of this bundle are published: for trying the "
+    "integrations on real radiographs, not for use. Where that folder's classes come from different sources "
+    "(the development sample's do), it tells the sources apart as much as the disease. Written {date}."
 )
 
 
@@ -131,8 +156,13 @@ def present_weights(bundle: Path) -> str | None:
     )
 
 
-def ensure_weights(bundle: Path, train_if_missing: bool = False) -> str:
-    """Make sure ``bundle/models/model.pt`` exists and is what it claims to be; return where it came from."""
+def ensure_weights(
+    bundle: Path, train_if_missing: bool = False, real_covidx: str | Path | None = None, work: Path | None = None
+) -> str:
+    """Make sure ``bundle/models/model.pt`` exists and is what it claims to be; return where it came from.
+    Weights trained here learn from ``real_covidx`` (a COVIDx-layout folder) where the bundle has a
+    :data:`REAL_TRAINING` recipe, else from the synthetic data; the training's own outputs (and the data
+    list of ``real_covidx``) go to ``work`` (default ``results/weights/<bundle>``)."""
     name = bundle.name
     if present := present_weights(bundle):
         return present
@@ -143,27 +173,38 @@ def ensure_weights(bundle: Path, train_if_missing: bool = False) -> str:
             f"{bundle / 'models' / MODEL_FILE} is missing; rerun with --train-if-missing "
             "to train small weights on the synthetic data"
         )
-    print(f"{name}: training small weights on the synthetic data ({' '.join(SMOKE_TRAINING[name])})")
+    out = work or REPO_ROOT / "results" / "weights" / name
+    date = datetime.date.today().isoformat()
+    if real_covidx is not None and name in REAL_TRAINING:
+        datalist = out / "datalist.json"  # read before the training writes anything (bad rows: an error naming them)
+        data = build_covidx(real_covidx, **REAL_SPLIT)
+        write_datalist(data, datalist)
+        args = [*REAL_TRAINING[name], "--datalist", str(datalist), "--dataset_dir", str(Path(real_covidx))]
+        note = REAL_NOTE.format(root=real_covidx, args=" ".join(REAL_TRAINING[name]), date=date, **REAL_SPLIT)
+        where = f"the real radiographs of {real_covidx}"
+    else:
+        args, note, where = (
+            SMOKE_TRAINING[name],
+            SMOKE_NOTE.format(args=" ".join(SMOKE_TRAINING[name]), date=date),
+            "the synthetic data",
+        )
+    print(f"{name}: training small weights on {where} ({' '.join(args)})")
     subprocess.run(
         bundle_command(
-            "run",
-            "training",
-            "--config_file",
-            bundle / "configs" / "train.json",
-            "--output_dir",
-            REPO_ROOT / "results" / "weights" / name,
-            *SMOKE_TRAINING[name],
+            "run", "training", "--config_file", bundle / "configs" / "train.json", "--output_dir", out, *args
         ),
         check=True,
     )
-    args = " ".join(SMOKE_TRAINING[name])
-    write_model_card(bundle / "models", name, note=SMOKE_NOTE.format(args=args, date=datetime.date.today().isoformat()))
-    return "trained on synthetic data"
+    write_model_card(bundle / "models", name, note=note)
+    return f"trained on {where}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m monai_ext.weights", description=__doc__.splitlines()[0])
     parser.add_argument("--train-if-missing", action="store_true")
+    parser.add_argument(
+        "--real-covidx", type=Path, help="a COVIDx-layout folder of real radiographs to train the classifier on"
+    )
     parser.add_argument("--half-precision", nargs=2, metavar=("SOURCE", "DEST"), help="see half_precision")
     parser.add_argument("--how", help="the command that trained SOURCE (with --half-precision)")
     args = parser.parse_args(argv)
@@ -173,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         print(half_precision(*args.half_precision, how=args.how))
         return 0
     for name in SMOKE_TRAINING:  # segmentation first: the classifier's masks come from it
-        print(f"{name}: {ensure_weights(BUNDLES / name, args.train_if_missing)}")
+        print(f"{name}: {ensure_weights(BUNDLES / name, args.train_if_missing, args.real_covidx)}")
     return 0
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from monai_ext.weights import download_released, ensure_weights, half_precision
+from monai_ext.constants import CLS_BUNDLE
+from monai_ext.weights import REAL_SPLIT, REAL_TRAINING, download_released, ensure_weights, half_precision
 
 
 @pytest.fixture
@@ -97,6 +98,42 @@ def test_failed_download_is_reported_and_leaves_no_file(bundle, capsys):
     assert not (bundle / "models" / "model.pt").exists()
     with pytest.raises(SystemExit, match="--train-if-missing"):
         ensure_weights(bundle)
+
+
+def test_the_classifier_is_trained_on_the_real_folder_given_and_its_card_says_so(synthetic_root, tmp_path, monkeypatch):
+    """make weights' wiring: the folder's data list (grouped by patient, no masks: the whole image) goes to the
+    bundle's training command with the recipe, and the model card names the folder (the training is the
+    bundle's own, run by CI's make weights; here it is only recorded)."""
+    import json
+    from pathlib import Path
+
+    from checkout import bundle_source
+
+    bundle = bundle_source(CLS_BUNDLE, tmp_path)
+    ran, cards = [], []
+    monkeypatch.setattr(
+        "monai_ext.weights.subprocess.run", lambda command, check: ran.append([str(c) for c in command])
+    )
+    monkeypatch.setattr("monai_ext.weights.write_model_card", lambda folder, name, note: cards.append((folder, note)))
+    folder = synthetic_root / "covidx"
+    assert (
+        ensure_weights(bundle, True, folder, work=tmp_path / "work") == f"trained on the real radiographs of {folder}"
+    )
+    (command,) = ran
+    assert command[command.index("--config_file") + 1] == str(bundle / "configs" / "train.json")
+    assert command[command.index("--dataset_dir") + 1] == str(folder)
+    assert " ".join(REAL_TRAINING[CLS_BUNDLE]) in " ".join(command)
+    datalist = json.loads(Path(command[command.index("--datalist") + 1]).read_text())
+    assert datalist["val_fraction"] == REAL_SPLIT["val_fraction"] and datalist["seed"] == REAL_SPLIT["seed"]
+    patients = [{item["patient_id"] for item in datalist[split]} for split in ("training", "validation", "test")]
+    assert all(patients) and not (patients[0] & patients[1] or patients[0] & patients[2] or patients[1] & patients[2])
+    assert not any("lung" in item for split in ("training", "validation", "test") for item in datalist[split])
+    ((where, note),) = cards
+    assert where == bundle / "models" and f"the real radiographs of {folder}" in note and "not for use" in note
+    # without a folder: the synthetic recipe, and its card says so
+    ran.clear()
+    assert ensure_weights(bundle, True, None, work=tmp_path / "work2") == "trained on the synthetic data"
+    assert "--datalist" not in ran[0] and "embedded synthetic data" in cards[-1][1]
 
 
 @pytest.mark.parametrize("network", ["resnet50", "vgg19_bn", "efficientnet_b7", "fpn_densenet121"])
