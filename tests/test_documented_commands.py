@@ -101,10 +101,11 @@ RUN_BY: dict[str, str | tuple[str, str]] = {
         NOT_HERE,
         "30 minutes here (45 epochs at 256 px); the committed weights' model card records their run of it",
     ),
-    "python -m monai.bundle run training --config_file configs/train.json --dataset_dir ../shared/data/cxr-dev/covidx --datalist dev_covidx.json --mask_dir None --input_mode cxr --backbone resnet50": (
-        NOT_HERE,
-        "needs dev_covidx.json, which the docs' previous line has the reader write by hand",
-    ),
+    "python -m monai_ext.data_lists covidx --root ../shared/data/cxr-dev/covidx --val-fraction 0.15 --seed 0 "
+    "--out dev_covidx.json": ("tests/test_dev_sample_commands.py", "test_the_dev_sample_training_runs_as_documented"),
+    "python -m monai.bundle run training --config_file bundles/cxr_covid_classification/configs/train.json "
+    "--dataset_dir ../shared/data/cxr-dev/covidx --datalist dev_covidx.json --mask_dir None --input_mode cxr "
+    "--backbone resnet50": ("tests/test_dev_sample_commands.py", "test_the_dev_sample_training_runs_as_documented"),
     "python -m monai_ext.data_lists site --datalist SITE.json --split test --n 60 --out LOCAL.json": (
         NOT_HERE,
         "a site's own data list; tests/test_gate_bundle.py runs the site split on the synthetic hospitals",
