@@ -17,7 +17,7 @@ help:
 	@echo "make bench [DEVICE=cuda] [QUICK=1] - training images/s and end-to-end latency: results/bench/bench.md"
 	@echo "make reproduce [QU_EX=DIR] [COVIDX=DIR] [PROFILE=default|real|tiny] [SET='K=V ...'] [OUT=DIR] [FORCE=1]"
 	@echo "             - the whole study and its report in results/<profile>/summary.md"
-	@echo "make verify - model-zoo checks of both bundles (files, sizes, metadata schema, apps' properties, net in/out, export)"
+	@echo "make verify - model-zoo checks of both bundles (files, sizes, metadata schema, apps' properties, net in/out, export), then the zoo's own verify_bundle.py"
 	@echo "make weights [DEV_SAMPLE=DIR] - bundles' models/model.pt: kept when its model folder records it, else trained"
 	@echo "             small (the classifier on DIR/covidx's real radiographs when it is there; default $(DEV_SAMPLE))"
 	@echo "make release - a release archive per bundle in the model zoo's layout: results/release"
@@ -141,9 +141,9 @@ reproduce: setup
 	$(PY) -m monai_ext.reproduce --profile $(PROFILE) $(if $(QU_EX),--qu-ex "$(QU_EX)") \
 		$(if $(COVIDX),--covidx "$(COVIDX)") $(if $(FORCE),--force) $(if $(SET),--set $(SET)) $(if $(OUT),--out "$(OUT)")
 
-# model-zoo conformance of both bundles; see monai_ext/zoo.py for the list of checks
+# model-zoo conformance of both bundles: monai_ext/zoo.py lists its checks; then the zoo's own ci/verify_bundle.py (.ci/model-zoo)
 verify: setup
-	$(PY) -m monai_ext.zoo bundles/cxr_lung_segmentation bundles/cxr_covid_classification
+	$(PY) -m monai_ext.zoo --model-zoo-ci .ci/model-zoo bundles/cxr_lung_segmentation bundles/cxr_covid_classification
 
 # Bundle weights for the integrations: kept, downloaded, or (offline, fresh clone) trained small on synthetic data
 # the classifier learns from real radiographs where the development sample is (a COVIDx-layout folder)

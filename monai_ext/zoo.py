@@ -7,6 +7,8 @@ against a JSON schema (``python -m monai.bundle verify_metadata``, offline with 
 JSON formatted with 4-space indents, the apps of ``supported_apps`` with the properties they read (as
 the zoo's ``verify_bundle_properties`` with MONAI's own property lists), ``verify_net_in_out``, and
 ``ckpt_export`` whose TorchScript ``torch.jit.load`` reads back and computes what the checkpoint computes.
+With ``--model-zoo-ci DIR`` (``make verify`` gives ``.ci/model-zoo``) the zoo's own ``verify_bundle.py``
+runs too, on a copy of each bundle laid out as the zoo's ``models/`` folder (:func:`model_zoo_ci`).
 
     python -m monai_ext.zoo bundles/cxr_lung_segmentation bundles/cxr_covid_classification
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,7 +36,7 @@ from monai_ext.bundle import (
 )
 from monai_ext.utils import file_sha256, git_files
 
-__all__ = ["CHECKS", "MAX_FILE_BYTES", "REQUIRED_FILES", "SCHEMA", "verify_bundle"]
+__all__ = ["CHECKS", "MAX_FILE_BYTES", "REQUIRED_FILES", "SCHEMA", "model_zoo_ci", "verify_bundle"]
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 REQUIRED_FILES = ("LICENSE", "configs/metadata.json", "configs/inference.json", "docs/README.md")
@@ -256,14 +259,43 @@ def verify_bundle(bundle: Path, checks: dict[str, Callable[[Path], list[str]]] =
     return {name: check(Path(bundle).resolve()) for name, check in checks.items()}
 
 
+def model_zoo_ci(bundle: Path, ci_dir: Path, timeout: float = 900) -> list[str]:
+    """The model zoo's own ``ci/verify_bundle.py`` (in ``ci_dir``, with its ``utils.py`` and
+    ``bundle_custom_data.py``) run in full mode on a copy of ``bundle`` (without its ``eval/`` outputs), in
+    a ``models/`` folder as the zoo's, with what its CI would download put in place: an empty
+    ``model_info.json`` (no version published) and the schema as ``eval/schema.json``. The bundle itself is
+    not touched. Returns one problem naming the script's last line when it fails, else none."""
+    bundle = Path(bundle).resolve()
+    script = Path(ci_dir).resolve() / "verify_bundle.py"
+    if not script.is_file():
+        return [f"{script}: the model zoo's verify_bundle.py is not there"]
+    with tempfile.TemporaryDirectory(prefix="model-zoo-ci-") as tmp:
+        models = Path(tmp) / "models"
+        copy = models / bundle.name
+        shutil.copytree(bundle, copy, ignore=lambda folder, names: ["eval"] if Path(folder) == bundle else [])
+        (copy / "eval").mkdir()
+        shutil.copy2(SCHEMA, copy / "eval" / "schema.json")
+        (models / "model_info.json").write_text("{}\n")
+        args = [sys.executable, str(script), "-b", bundle.name, "-p", str(models), "-m", "full"]
+        proc = subprocess.run(args, cwd=tmp, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode == 0:
+        return []
+    lines = (proc.stdout + proc.stderr).strip().splitlines() or ["(no output)"]
+    return [f"{script.name} -m full exited {proc.returncode}: {lines[-1]}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m monai_ext.zoo", description=__doc__.splitlines()[0])
     parser.add_argument("bundles", nargs="+", type=Path, help="bundle folders")
+    parser.add_argument("--model-zoo-ci", type=Path, help="a folder of the model zoo's ci/verify_bundle.py: run it too")
     args = parser.parse_args(argv)
     failed = 0
     for bundle in args.bundles:
         print(f"{bundle}:")
-        for name, problems in verify_bundle(bundle).items():
+        results = verify_bundle(bundle)
+        if args.model_zoo_ci:
+            results["model zoo's verify_bundle.py"] = model_zoo_ci(bundle, args.model_zoo_ci)
+        for name, problems in results.items():
             print(f"  [{'ok' if not problems else 'FAIL'}] {name}")
             for problem in problems:
                 print(f"         {problem}")

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from checkout import source_copy
 
-from monai_ext.constants import BUNDLE_NAMES, CLS_BUNDLE, SEG_BUNDLE
+from monai_ext.constants import BUNDLE_NAMES, CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
 from monai_ext.zoo import (
     CHECKS,
     MAX_FILE_BYTES,
@@ -20,6 +20,7 @@ from monai_ext.zoo import (
     check_sizes,
     check_supported_apps,
     check_version,
+    model_zoo_ci,
     verify_bundle,
 )
 
@@ -119,4 +120,22 @@ def test_verify_metadata_refuses_a_missing_field_and_an_undescribed_output(bundl
     assert len(check_metadata_schema(bundle)) == 1 and "verify_metadata failed" in check_metadata_schema(bundle)[0]
     assert check_network_data_format(bundle) == [
         "network_data_format outputs.pred: channel_def does not name all num_channels"
+    ]
+
+
+def test_the_model_zoos_own_verify_bundle_passes_and_refuses_what_the_zoo_refuses(bundle):
+    """The zoo's ci/verify_bundle.py (vendored, .ci/model-zoo) on the bundle as a clone has it, then on a
+    copy whose version the changelog does not know, and one without its weights; the bundle is not touched."""
+    zoo_ci = REPO_ROOT / ".ci" / "model-zoo"
+    before = sorted(p.relative_to(bundle) for p in bundle.rglob("*"))
+    assert model_zoo_ci(bundle, zoo_ci) == []
+    assert sorted(p.relative_to(bundle) for p in bundle.rglob("*")) == before
+    version = json.loads((bundle / "configs" / "metadata.json").read_text())["version"]
+    _edit_metadata(bundle, lambda m: m.update(version="9.9.9"))
+    refused = "ValueError: version number: 9.9.9 is missing in 'changelog' in configs/metadata.json of bundle"
+    assert model_zoo_ci(bundle, zoo_ci) == [f"verify_bundle.py -m full exited 1: {refused}: {SEG_BUNDLE}."]
+    _edit_metadata(bundle, lambda m: m.update(version=version))
+    (bundle / "models" / "model.pt").unlink()
+    assert model_zoo_ci(bundle, zoo_ci) == [
+        "verify_bundle.py -m full exited 1: ValueError: necessary file models/model.pt is not existing."
     ]
