@@ -180,7 +180,9 @@ def test_the_pacs_round_trip_as_documented(clone):
         stored = json.loads(next((clone["main"] / "results" / "deploy-pacs").rglob("stored.json")).read_text())
         assert stored["radiographs"] and not stored["missing"], stored
         with _serving(clone, command("make label STUDIES=").text, f"{LABEL_URL}/info/", "make-label-pacs.log"):
-            series = str(PACS(f"{PACS_URL}/dicom-web").search_series(StudyInstanceUID=study)[0].SeriesInstanceUID)
+            # the radiograph's series: the study holds the SEG and SR the deploy run stored too, in no set order
+            (radiograph,) = PACS(f"{PACS_URL}/dicom-web").radiograph_series(StudyInstanceUID=study)
+            series = str(radiograph.SeriesInstanceUID)
             url = f"{LABEL_URL}/infer/cxr_lung_segmentation?image={series}&output=image"
             status, body, _ = request(url, "POST", {"params": json.dumps({"device": "cpu"})})
             assert status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n"  # the PACS's radiograph, segmented
