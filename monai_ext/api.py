@@ -25,13 +25,13 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from monai_ext.bundle import MODEL_FILE, inference_parser
+from monai_ext.bundle import MODEL_FILE, LungMaskPredictor, inference_parser
 from monai_ext.constants import Keys
 from monai_ext.errors import project_error
 from monai_ext.gate import ABSTAIN, GateResult, PenultimateFeatures
 from monai_ext.metrics.calibration import decision, operating_threshold
 from monai_ext.networks import engine_amp, feature_layer
-from monai_ext.transforms import LoadCXRd, LungMaskPredictor
+from monai_ext.transforms import LoadCXRd
 from monai_ext.visualize import ClassSaliency
 
 __all__ = ["CovidClassifier", "LungSegmenter", "decision_fields"]

@@ -1,4 +1,4 @@
-"""The project's names, each defined once: data keys, file suffixes, input modes, backbones, splits,
+"""The project's names, each defined once: data keys, file suffixes, input modes, splits,
 bundle names and where the repository and its default data are."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 from monai.utils import StrEnum
 
 __all__ = [
-    "BACKBONES",
+    "BINARY_CLASSES",
     "BUNDLE_NAMES",
     "CLS_BUNDLE",
     "DATA_LISTS_ROOT",
@@ -47,8 +47,9 @@ class Keys(StrEnum):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 #: what the classifier sees: the whole radiograph, the lungs only, everything but the lungs
 INPUT_MODES = ("cxr", "lung", "no_lung")
-#: the classification backbones of the study (torchvision architectures)
-BACKBONES = ("resnet50", "vgg19_bn", "efficientnet_b7")
+#: the class names of a binary model (COVIDx CXR-3's own, the embedded data's), positive last
+#: (:func:`positive_index`)
+BINARY_CLASSES = ("negative", "positive")
 #: the splits of a data list, in order
 SPLITS = ("training", "validation", "test")
 #: the two bundles under ``bundles/``

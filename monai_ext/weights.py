@@ -35,10 +35,10 @@ from monai_ext.bundle import (
     large_file_entries,
     read_model_folder,
 )
+from monai_ext.bundle.model_card import write_model_card
 from monai_ext.bundle.model_folder import write_model_settings
 from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
 from monai_ext.data_lists import build_covidx, write_datalist
-from monai_ext.handlers.model_card import write_model_card
 from monai_ext.utils import atomic_path, file_sha256
 
 __all__ = [

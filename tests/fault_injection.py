@@ -44,7 +44,8 @@ def _train(config_file: str, overrides: dict, log: str, target: str | None, stag
     from monai.bundle import run
 
     from monai_ext import utils
-    from monai_ext.handlers import checkpoint
+    from monai_ext.handlers import best_model, checkpoint_saver
+    from monai_ext.networks import unwrap
 
     torch.set_num_threads(1)
     calls = {"n": 0}
@@ -62,8 +63,8 @@ def _train(config_file: str, overrides: dict, log: str, target: str | None, stag
         os._exit(FAULT_EXIT)
 
     real_commit = utils.commit
-    real_saver_write = checkpoint.AtomicDiskSaver._write
-    real_model_write = checkpoint.BestModelSaver._write
+    real_saver_write = checkpoint_saver.AtomicDiskSaver._write
+    real_model_write = best_model.BestModelSaver._write
 
     def partial(save, tmp: Path) -> None:
         buffer = io.BytesIO()
@@ -86,7 +87,7 @@ def _train(config_file: str, overrides: dict, log: str, target: str | None, stag
         if stage in ("before_write", "mid_write") and hit(Path(tmp)):
             if stage == "before_write":
                 die()
-            partial(lambda b: torch.save(checkpoint._unwrap(self.network).state_dict(), b), Path(tmp))
+            partial(lambda b: torch.save(unwrap(self.network).state_dict(), b), Path(tmp))
         return real_model_write(self, tmp)
 
     def commit(tmp, path, durable=False):
@@ -98,8 +99,8 @@ def _train(config_file: str, overrides: dict, log: str, target: str | None, stag
             die()
 
     if target is not None:
-        checkpoint.AtomicDiskSaver._write = saver_write
-        checkpoint.BestModelSaver._write = model_write
+        checkpoint_saver.AtomicDiskSaver._write = saver_write
+        best_model.BestModelSaver._write = model_write
         utils.commit = commit
     run("training", config_file=config_file, **overrides)
 

@@ -61,7 +61,7 @@ def test_classification_inference_preprocesses_as_training_validation_does():
     inference = [
         t
         for t in _load(CLS / "inference.json")["preprocessing"]["transforms"]
-        if t["_target_"] != "monai_ext.transforms.PredictLungMaskd"  # masks made on the fly: inference only
+        if t["_target_"] != "monai_ext.bundle.PredictLungMaskd"  # masks made on the fly: inference only
     ]
     assert inference == train
 
@@ -78,3 +78,13 @@ def test_evaluation_reads_the_model_folder_as_inference_does():
     # calibrated probabilities, in both: temperature scaling, then the softmax
     assert evaluate["validate#postprocessing"]["transforms"] == inference["postprocessing"]["transforms"]
     assert evaluate["calibration"] == inference["calibration"]
+
+
+def test_classification_recipes_cover_exactly_the_backbone_table():
+    """``train.json`` keeps one training recipe per backbone of :data:`monai_ext.networks.BACKBONES`: a
+    backbone added to the table without a recipe (or a recipe for none) fails here, not mid-study."""
+    from monai_ext.networks import BACKBONES
+
+    recipes = _load(CLS / "train.json")["recipes"]
+    assert set(recipes) == set(BACKBONES)
+    assert all(set(recipe) == set(recipes["resnet50"]) for recipe in recipes.values())

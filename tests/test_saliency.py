@@ -16,7 +16,7 @@ from torch import nn
 
 from monai_ext.handlers import SaliencyWriter
 from monai_ext.metrics import in_mask_fraction
-from monai_ext.networks import SALIENCY_LAYERS, TorchVisionClassifier, saliency_layer
+from monai_ext.networks import BACKBONES, TorchVisionClassifier, saliency_layer
 from monai_ext.visualize import saliency_overlay
 
 
@@ -110,12 +110,12 @@ def test_overlay_outlines_the_lungs_in_yellow():
     assert rgb[5, 5, 0] == rgb[5, 5, 1] == rgb[5, 5, 2]  # inside, no map: the grey image
 
 
-@pytest.mark.parametrize("backbone", sorted(SALIENCY_LAYERS))
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
 def test_each_backbone_names_a_convolutional_stage(backbone):
     net = TorchVisionClassifier(backbone, 2)
-    assert saliency_layer(net) == SALIENCY_LAYERS[backbone]
-    assert saliency_layer(nn.DataParallel(net)) == "module." + SALIENCY_LAYERS[backbone]
-    layer = net.get_submodule(SALIENCY_LAYERS[backbone])
+    assert saliency_layer(net) == BACKBONES[backbone].saliency_layer
+    assert saliency_layer(nn.DataParallel(net)) == "module." + BACKBONES[backbone].saliency_layer
+    layer = net.get_submodule(BACKBONES[backbone].saliency_layer)
     seen = {}
     layer.register_forward_hook(lambda m, i, o: seen.update(shape=o.shape))  # returns None: output kept
     with torch.no_grad():

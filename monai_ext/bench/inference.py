@@ -21,7 +21,7 @@ import torch
 from monai.transforms import Compose
 
 from monai_ext.bundle import inference_parser
-from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE, Keys
+from monai_ext.constants import BINARY_CLASSES, CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE, Keys
 
 __all__ = ["PARTS", "end_to_end", "peak_rss_mb"]
 
@@ -35,7 +35,7 @@ def _parsers(amp: bool, device: str):
     seg = inference_parser(REPO_ROOT / "bundles" / SEG_BUNDLE, device=device)
     cls = inference_parser(REPO_ROOT / "bundles" / CLS_BUNDLE, device=device)
     seg["amp"] = amp
-    cls.update({"amp": amp, "input_mode": "lung", "class_names": ["negative", "positive"]})
+    cls.update({"amp": amp, "input_mode": "lung", "class_names": list(BINARY_CLASSES)})
     return seg, cls
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from monai_ext.bundle import MODEL_FILE, inference_parser, write_class_names
-from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
+from monai_ext.constants import BINARY_CLASSES, CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
 
 __all__ = ["folder_throughput"]
 
@@ -31,9 +31,7 @@ def _with_random_weights(bundle: str, folder: Path) -> Path:
     target = folder / bundle
     shutil.copytree(REPO_ROOT / "bundles" / bundle / "configs", target / "configs")
     parser = inference_parser(target)
-    for key, value in (
-        _CLS_SETTINGS | {"class_names": ["negative", "positive"]} if bundle == CLS_BUNDLE else {}
-    ).items():
+    for key, value in (_CLS_SETTINGS | {"class_names": list(BINARY_CLASSES)} if bundle == CLS_BUNDLE else {}).items():
         parser[key] = value
     (target / "models").mkdir()
     torch.save(parser.get_parsed_content("network_def").state_dict(), target / "models" / MODEL_FILE)

@@ -21,8 +21,8 @@ from ignite.engine import Events
 from monai.bundle import ConfigParser
 from torch.utils.data import DataLoader
 
-from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE, Keys
-from monai_ext.networks import autocast_dtype
+from monai_ext.constants import BINARY_CLASSES, CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE, Keys
+from monai_ext.networks import BACKBONES, autocast_dtype
 
 __all__ = ["CASES", "TrainingCase", "bench_training"]
 
@@ -41,10 +41,8 @@ class TrainingCase:
 #: the networks and sizes of the study (the issue's list)
 CASES = (
     TrainingCase("FPN-DenseNet121", SEG_BUNDLE, 256, 8),
-    TrainingCase("ResNet50", CLS_BUNDLE, 224, 8, "resnet50"),
-    TrainingCase("ResNet50", CLS_BUNDLE, 64, 16, "resnet50"),
-    TrainingCase("VGG19_bn", CLS_BUNDLE, 64, 16, "vgg19_bn"),
-    TrainingCase("EfficientNet-B7", CLS_BUNDLE, 64, 16, "efficientnet_b7"),
+    TrainingCase(BACKBONES["resnet50"].display_name, CLS_BUNDLE, 224, 8, "resnet50"),
+    *(TrainingCase(b.display_name, CLS_BUNDLE, 64, 16, b.name) for b in BACKBONES.values()),
 )
 
 
@@ -60,7 +58,7 @@ def _parser(case: TrainingCase, amp: bool, device: torch.device) -> ConfigParser
         "train#rank0_handlers": [],
     }
     if case.backbone:
-        overrides.update(backbone=case.backbone, class_names=["negative", "positive"])
+        overrides.update(backbone=case.backbone, class_names=list(BINARY_CLASSES))
     parser.update(overrides)
     return parser
 

@@ -30,9 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monai_ext.constants import BACKBONES, BUNDLE_NAMES, INPUT_MODES, positive_index
+import torch
+from jsonschema import Draft7Validator
+
+from monai_ext.constants import BUNDLE_NAMES, INPUT_MODES, positive_index
 from monai_ext.errors import CXRError
+from monai_ext.gate.ood import FeatureDensity
 from monai_ext.metrics.calibration import TEMPERATURE_RANGE
+from monai_ext.networks.backbones import BACKBONES
+from monai_ext.utils import file_sha256, write_json
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -163,8 +169,6 @@ def _load_json(path: Path) -> Any:
 def validate_file(name: str, content: Any, path: Path) -> list[str]:
     """Every way ``content`` (of the model-folder file ``name``) breaks its schema, one line each, naming
     ``path``, the field, the value and what is allowed."""
-    from jsonschema import Draft7Validator
-
     problems = []
     for error in sorted(Draft7Validator(SCHEMAS[name]).iter_errors(content), key=lambda e: list(e.absolute_path)):
         shown = "" if error.validator == "required" else f" = {json.dumps(error.instance)}"
@@ -238,10 +242,6 @@ class ModelFolder:
         ``(None, None)`` for a folder without ``gate.json``."""
         if self.gate is None:
             return None, None
-        import torch
-
-        from monai_ext.gate.ood import FeatureDensity
-
         state = torch.load(self.path / GATE_FEATURES_FILE, map_location="cpu", weights_only=True)
         return FeatureDensity(state), float(self.gate["threshold"])
 
@@ -270,8 +270,6 @@ def read_model_folder(ckpt_dir: str | os.PathLike, bundle: str | None = None) ->
     Raises:
         ModelSettingsError: listing every problem found, one a line.
     """
-    from monai_ext.utils import file_sha256
-
     path = Path(ckpt_dir)
     problems: list[str] = []
     content: dict[str, Any] = {}
@@ -360,8 +358,6 @@ def _calibration_against_classes(file: Path, calibration: Mapping[str, Any], nam
 
 def write_model_settings(settings: Mapping[str, Any], ckpt_dir: str | os.PathLike) -> Path:
     """Save the training run's settings beside the weights, atomically."""
-    from monai_ext.utils import write_json
-
     path = Path(ckpt_dir) / SETTINGS_FILE
     write_json(dict(settings), path)
     return path
@@ -369,6 +365,4 @@ def write_model_settings(settings: Mapping[str, Any], ckpt_dir: str | os.PathLik
 
 def write_class_names(class_names: Sequence[str], ckpt_dir: str | os.PathLike) -> None:
     """Save the class names beside the weights, atomically."""
-    from monai_ext.utils import write_json
-
     write_json(list(class_names), Path(ckpt_dir) / CLASSES_FILE)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from monai.bundle import ConfigParser
+
 __all__ = ["inference_parser"]
 
 
 def inference_parser(bundle_dir: str | Path, device: str | None = None):
     """A ``ConfigParser`` of the bundle's ``configs/inference.json`` and metadata, with ``bundle_root`` set
     to ``bundle_dir`` (and ``device`` replaced when given), as MONAI's bundle scripts set them up."""
-    from monai.bundle import ConfigParser
-
     bundle_dir = Path(bundle_dir)
     parser = ConfigParser()
     parser.read_meta(bundle_dir / "configs" / "metadata.json")

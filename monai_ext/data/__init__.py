@@ -1,6 +1,6 @@
 """Reading and writing chest radiographs and masks; data lists and the inputs of batch jobs."""
 
-from monai_ext.data.datalist import classification_items, datalist_classes, segmentation_items
+from monai_ext.data.datalist import classification_items, datalist_classes, read_datalist, segmentation_items
 from monai_ext.data.image_reader import (
     IMAGE_SUFFIXES,
     colourfulness,
@@ -46,6 +46,7 @@ __all__ = [
     "output_names",
     "radiograph_problem",
     "read_cxr",
+    "read_datalist",
     "read_manifest",
     "readable_items",
     "refuse_outputs_over_inputs",

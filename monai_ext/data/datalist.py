@@ -12,10 +12,11 @@ from monai_ext.constants import Keys
 from monai_ext.data.paths import resolve_inside
 from monai_ext.errors import DataListError
 
-__all__ = ["classification_items", "datalist_classes", "segmentation_items"]
+__all__ = ["classification_items", "datalist_classes", "read_datalist", "segmentation_items"]
 
 
-def _load(datalist: str | os.PathLike | Mapping[str, Any]) -> Mapping[str, Any]:
+def read_datalist(datalist: str | os.PathLike | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The data list ``datalist`` (a JSON file, or already a mapping); an error names a missing or broken file."""
     if isinstance(datalist, Mapping):
         return datalist
     path = Path(datalist)
@@ -43,7 +44,7 @@ def _split(datalist: Mapping[str, Any], split: str, where: str) -> list[Mapping[
 
 def datalist_classes(datalist: str | os.PathLike | Mapping[str, Any]) -> list[str]:
     """The class names of a data list (its top-level ``classes``), in label order."""
-    classes = _load(datalist).get("classes")
+    classes = read_datalist(datalist).get("classes")
     if not classes:
         raise DataListError(f"{datalist}: no top-level 'classes' list of class names")
     return list(classes)
@@ -57,7 +58,7 @@ def segmentation_items(
     ``class_name`` the item's class when the data list gives one (figures are grouped by it)."""
     root = Path(dataset_dir)
     items = []
-    for item in _split(_load(datalist), split, str(datalist)):
+    for item in _split(read_datalist(datalist), split, str(datalist)):
         if Keys.LUNG not in item:
             raise DataListError(f"{datalist}: item {item.get('image')!r} of {split!r} has no 'lung' mask")
         items.append(
@@ -82,7 +83,7 @@ def classification_items(
     root = Path(dataset_dir)
     masks = Path(mask_dir) if mask_dir else root
     items = []
-    for item in _split(_load(datalist), split, str(datalist)):
+    for item in _split(read_datalist(datalist), split, str(datalist)):
         out = {
             Keys.IMAGE: _inside(root, item[Keys.IMAGE], Keys.IMAGE),
             Keys.LABEL: int(item[Keys.LABEL]),

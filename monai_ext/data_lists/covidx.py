@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from monai_ext.constants import Keys
+from monai_ext.constants import BINARY_CLASSES, Keys
 from monai_ext.data.inputs import mask_lookup, mask_path_for
 from monai_ext.data.paths import resolve_inside
 from monai_ext.data_lists.common import Problems, count_by_class, grouped_stratified_split
@@ -22,7 +22,7 @@ from monai_ext.errors import DataListError
 __all__ = ["CLASS_SETS", "build_covidx", "read_label_list", "source_classes"]
 
 #: class order per task; the label index is the position (the positive class last)
-CLASS_SETS = {"binary": ["negative", "positive"], "3class": ["normal", "pneumonia", "COVID-19"]}
+CLASS_SETS = {"binary": list(BINARY_CLASSES), "3class": ["normal", "pneumonia", "COVID-19"]}
 #: list files tried in order: the dataset download's names, then COVID-Net's repository names
 LIST_NAMES = {
     ("binary", "train"): ("train.txt", "train_COVIDx_CXR-3B.txt"),

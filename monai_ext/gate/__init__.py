@@ -4,13 +4,14 @@ classifier's features to the training images' (:mod:`monai_ext.gate.ood`)."""
 
 from monai_ext.gate.checks import lung_geometry
 from monai_ext.gate.gate import ABSTAIN, CHECKS, GATE_FIELDS, MAX_TTA_DISAGREEMENT, GateResult, InputGate, image_checks
-from monai_ext.gate.ood import FeatureDensity, PenultimateFeatures, ledoit_wolf
+from monai_ext.gate.ood import OOD_MARGIN, FeatureDensity, PenultimateFeatures, ledoit_wolf, ood_threshold
 
 __all__ = [
     "ABSTAIN",
     "CHECKS",
     "GATE_FIELDS",
     "MAX_TTA_DISAGREEMENT",
+    "OOD_MARGIN",
     "FeatureDensity",
     "GateResult",
     "InputGate",
@@ -18,4 +19,5 @@ __all__ = [
     "image_checks",
     "ledoit_wolf",
     "lung_geometry",
+    "ood_threshold",
 ]

@@ -12,10 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["FeatureDensity", "PenultimateFeatures", "ledoit_wolf"]
+__all__ = ["OOD_MARGIN", "FeatureDensity", "PenultimateFeatures", "ledoit_wolf", "ood_threshold"]
+
+#: the out-of-distribution threshold: this much above the 99th percentile of the validation images' distances
+OOD_MARGIN = 1.25
+
+
+def ood_threshold(distances: np.ndarray) -> float:
+    """The out-of-distribution threshold of validation ``distances``: :data:`OOD_MARGIN` times their 99th
+    percentile (above zero even when a network's features never vary and every distance is 0)."""
+    return max(float(OOD_MARGIN * np.quantile(distances, 0.99)), 1e-6)
 
 
 def ledoit_wolf(x: torch.Tensor) -> tuple[torch.Tensor, float]:

@@ -1,24 +1,21 @@
 """Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, metric and prediction writers, Grad-CAM saliency."""
 
 from monai_ext.handlers.batchnorm import PreciseBatchNorm, recompute_batchnorm_statistics
-from monai_ext.handlers.calibration import CalibrationFitter, Recalibration, validation_logits
-from monai_ext.handlers.checkpoint import (
-    AtomicCheckpointSaver,
-    AtomicDiskSaver,
-    BestModelSaver,
-    LatestCheckpointLoader,
-    ResumableEarlyStopHandler,
-    ResumeMismatchError,
-    RunRecord,
-    latest_checkpoint,
-)
+from monai_ext.handlers.best_model import BestModelEvents, BestModelSaver
+from monai_ext.handlers.calibration import CalibrationFitter
+from monai_ext.handlers.checkpoint_files import latest_checkpoint
+from monai_ext.handlers.checkpoint_loader import LatestCheckpointLoader, ResumeMismatchError
+from monai_ext.handlers.checkpoint_saver import AtomicCheckpointSaver, AtomicDiskSaver
 from monai_ext.handlers.classification_writer import PREDICTIONS_FILE, ClassificationWriter, flatten_report
+from monai_ext.handlers.early_stop import ResumableEarlyStopHandler
 from monai_ext.handlers.gate import GateFitter, InputGateHandler
 from monai_ext.handlers.manifest import FinishRun, InferenceManifest
 from monai_ext.handlers.metrics_summary import MetricsSummaryJSON
-from monai_ext.handlers.model_card import ModelCardWriter, training_data_summary, write_model_card
+from monai_ext.handlers.model_card import ModelCardWriter
+from monai_ext.handlers.model_settings import ModelSettingsWriter
 from monai_ext.handlers.outputs import probs_and_labels, probs_and_onehot
 from monai_ext.handlers.prior_shift import PriorShift
+from monai_ext.handlers.run_record import RunRecord
 from monai_ext.handlers.saliency import SaliencyWriter
 from monai_ext.handlers.scoring import LogLikelihood
 
@@ -26,6 +23,7 @@ __all__ = [
     "PREDICTIONS_FILE",
     "AtomicCheckpointSaver",
     "AtomicDiskSaver",
+    "BestModelEvents",
     "BestModelSaver",
     "CalibrationFitter",
     "ClassificationWriter",
@@ -37,9 +35,9 @@ __all__ = [
     "LogLikelihood",
     "MetricsSummaryJSON",
     "ModelCardWriter",
+    "ModelSettingsWriter",
     "PreciseBatchNorm",
     "PriorShift",
-    "Recalibration",
     "ResumableEarlyStopHandler",
     "ResumeMismatchError",
     "RunRecord",
@@ -49,7 +47,4 @@ __all__ = [
     "probs_and_labels",
     "probs_and_onehot",
     "recompute_batchnorm_statistics",
-    "training_data_summary",
-    "validation_logits",
-    "write_model_card",
 ]

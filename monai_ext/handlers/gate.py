@@ -16,23 +16,14 @@ from monai.data import DataLoader, Dataset
 
 from monai_ext.bundle.model_folder import GATE_FEATURES_FILE, GATE_FILE, MODEL_FILE
 from monai_ext.constants import Keys
-from monai_ext.gate import FeatureDensity, InputGate, PenultimateFeatures
-from monai_ext.handlers.calibration import best_weights
+from monai_ext.gate import OOD_MARGIN, FeatureDensity, InputGate, PenultimateFeatures, ood_threshold
 from monai_ext.networks.classifier import feature_layer
+from monai_ext.networks.weights import temporary_weights
 from monai_ext.utils import atomic_path, file_sha256, write_json
 
-__all__ = ["OOD_MARGIN", "GateFitter", "InputGateHandler", "ood_threshold"]
+__all__ = ["GateFitter", "InputGateHandler"]
 
 logger = logging.getLogger(__name__)
-
-#: the out-of-distribution threshold: this much above the 99th percentile of the validation images' distances
-OOD_MARGIN = 1.25
-
-
-def ood_threshold(distances: np.ndarray) -> float:
-    """The out-of-distribution threshold of validation ``distances``: :data:`OOD_MARGIN` times their 99th
-    percentile (above zero even when a network's features never vary and every distance is 0)."""
-    return max(float(OOD_MARGIN * np.quantile(distances, 0.99)), 1e-6)
 
 
 class InputGateHandler:
@@ -139,7 +130,7 @@ class GateFitter:
             data = [data[i] for i in sorted(rng.choice(len(data), self.max_images, replace=False))]
         train_loader = DataLoader(Dataset(data, self.transform), batch_size=self.batch_size, num_workers=0)
         features = PenultimateFeatures(layer)
-        with best_weights(self.network, weights, self.device):
+        with temporary_weights(self.network, weights, self.device):
             train_labels: list = []
             train_features = features.collect(self.network, self._batches(train_loader, train_labels), self.device)
             val_labels: list = []

@@ -54,7 +54,7 @@ class SaliencyWriter(RowWriter):
         output_dir: the run's output folder.
         enabled: off, the handler attaches nothing (a bundle's ``saliency`` setting).
         target_layer: the layer Grad-CAM weighs; default: the backbone's in
-            :data:`~monai_ext.networks.SALIENCY_LAYERS`.
+            :data:`~monai_ext.networks.BACKBONES`.
         class_names: names of the classes, for the CSV; default: their indices.
         n_bootstrap: bootstrap resamples of the intervals.
         overlays: write the overlay PNGs (the fractions are computed either way).

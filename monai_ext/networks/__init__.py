@@ -1,14 +1,17 @@
 """Networks MONAI lacks: the FPN-DenseNet121 lung segmenter and the torchvision classifiers."""
 
-from monai_ext.networks.classifier import SALIENCY_LAYERS, TorchVisionClassifier, feature_layer, saliency_layer
+from monai_ext.networks.backbones import BACKBONES, Backbone
+from monai_ext.networks.classifier import TorchVisionClassifier, feature_layer, saliency_layer
 from monai_ext.networks.fpn_densenet import FPNDenseNet121
 from monai_ext.networks.precision import autocast_dtype, cpu_has_fast_bf16, engine_amp, with_precision
 from monai_ext.networks.prepare import prepare_network
 from monai_ext.networks.pretrained import SEGMENTER, PretrainedWeightsError, check_pretrained, require_pretrained
+from monai_ext.networks.weights import temporary_weights, unwrap, validation_logits, validation_outputs
 
 __all__ = [
-    "SALIENCY_LAYERS",
+    "BACKBONES",
     "SEGMENTER",
+    "Backbone",
     "FPNDenseNet121",
     "PretrainedWeightsError",
     "TorchVisionClassifier",
@@ -20,5 +23,9 @@ __all__ = [
     "prepare_network",
     "require_pretrained",
     "saliency_layer",
+    "temporary_weights",
+    "unwrap",
+    "validation_logits",
+    "validation_outputs",
     "with_precision",
 ]

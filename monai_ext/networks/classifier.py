@@ -6,36 +6,20 @@ import torch
 import torchvision
 from torch import nn
 
-from monai_ext.constants import BACKBONES
+from monai_ext.networks.backbones import BACKBONES
 from monai_ext.networks.pretrained import require_pretrained
 
-__all__ = ["SALIENCY_LAYERS", "TorchVisionClassifier", "feature_layer", "saliency_layer"]
-
-#: backbone name (:data:`~monai_ext.constants.BACKBONES`) -> (torchvision builder, ImageNet weights enum name,
-#: path of the last linear layer)
-ARCHITECTURES = {
-    "resnet50": ("resnet50", "ResNet50_Weights", "fc"),
-    "vgg19_bn": ("vgg19_bn", "VGG19_BN_Weights", "classifier.6"),
-    "efficientnet_b7": ("efficientnet_b7", "EfficientNet_B7_Weights", "classifier.1"),
-}
-
-#: backbone name -> the layer whose activations Grad-CAM weighs (:class:`~monai_ext.handlers.SaliencyWriter`):
-#: the last convolutional stage before pooling, as named inside :class:`TorchVisionClassifier`
-SALIENCY_LAYERS = {
-    "resnet50": "net.layer4",
-    "vgg19_bn": "net.features.51",  # the last ReLU; features.52 is the max pooling
-    "efficientnet_b7": "net.features.8",
-}
+__all__ = ["TorchVisionClassifier", "feature_layer", "saliency_layer"]
 
 
-def _classifier(network: nn.Module, what: str) -> tuple[TorchVisionClassifier, str]:
+def _unwrapped_classifier(network: nn.Module, what: str) -> tuple[TorchVisionClassifier, str]:
     """The :class:`TorchVisionClassifier` inside ``network`` (DistributedDataParallel or DataParallel wrappers
     taken off) and the ``module.`` prefix of its names; refuses any other network (a TorchScript export has
     no layers to hook)."""
     prefix = ""
     while isinstance(getattr(network, "module", None), nn.Module):
         network, prefix = network.module, prefix + "module."
-    if not isinstance(network, TorchVisionClassifier) or getattr(network, "backbone_name", None) not in ARCHITECTURES:
+    if not isinstance(network, TorchVisionClassifier) or getattr(network, "backbone_name", None) not in BACKBONES:
         raise TypeError(
             f"no {what} is known for a {type(network).__name__}: it needs the bundle's "
             "TorchVisionClassifier (not a TorchScript export), or the layer named explicitly"
@@ -44,18 +28,19 @@ def _classifier(network: nn.Module, what: str) -> tuple[TorchVisionClassifier, s
 
 
 def saliency_layer(network: nn.Module) -> str:
-    """The name of ``network``'s Grad-CAM target layer (:data:`SALIENCY_LAYERS`), with the ``module.``
+    """The name of ``network``'s Grad-CAM target layer (:attr:`Backbone.saliency_layer
+    <monai_ext.networks.backbones.Backbone.saliency_layer>`), with the ``module.``
     prefix of a DistributedDataParallel or DataParallel wrapper. Refuses a network that is not a
     :class:`TorchVisionClassifier` (a TorchScript export has no layers to hook): name the layer instead."""
-    classifier, prefix = _classifier(network, "Grad-CAM layer")
-    return prefix + SALIENCY_LAYERS[classifier.backbone_name]
+    classifier, prefix = _unwrapped_classifier(network, "Grad-CAM layer")
+    return prefix + BACKBONES[classifier.backbone_name].saliency_layer
 
 
 def feature_layer(network: nn.Module) -> nn.Module:
     """``network``'s last linear layer, whose input is the penultimate features (the input gate's
     out-of-distribution score, :class:`~monai_ext.gate.PenultimateFeatures`)."""
-    classifier, _ = _classifier(network, "feature layer")
-    return classifier.net.get_submodule(ARCHITECTURES[classifier.backbone_name][2])
+    classifier, _ = _unwrapped_classifier(network, "feature layer")
+    return classifier.net.get_submodule(BACKBONES[classifier.backbone_name].head)
 
 
 class TorchVisionClassifier(nn.Module):
@@ -95,16 +80,16 @@ class TorchVisionClassifier(nn.Module):
         if backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {list(BACKBONES)}, got {backbone!r}")
         require_pretrained(pretrained, backbone)
-        builder, weights_enum, last = ARCHITECTURES[backbone]
-        weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1 if pretrained else None
+        table = BACKBONES[backbone]
+        weights = getattr(torchvision.models, table.weights).IMAGENET1K_V1 if pretrained else None
         self.backbone_name = backbone
         options = {}
         if stochastic_depth_prob is not None:
             if not backbone.startswith("efficientnet"):
                 raise ValueError(f"stochastic_depth_prob is an EfficientNet setting, not one of {backbone}")
             options["stochastic_depth_prob"] = stochastic_depth_prob
-        self.net = getattr(torchvision.models, builder)(weights=weights, **options)
-        parent_name, _, child = last.rpartition(".")
+        self.net = getattr(torchvision.models, table.builder)(weights=weights, **options)
+        parent_name, _, child = table.head.rpartition(".")
         parent = self.net.get_submodule(parent_name) if parent_name else self.net
         old = parent.get_submodule(child)
         setattr(parent, child, nn.Linear(old.in_features, num_classes))

@@ -13,7 +13,11 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+import torch
+import torchvision
+
 from monai_ext.errors import CXRError, SettingError
+from monai_ext.networks.backbones import BACKBONES
 
 __all__ = ["PretrainedWeightsError", "check_pretrained", "pretrained_source", "require_pretrained"]
 
@@ -39,7 +43,7 @@ def check_pretrained(pretrained: object) -> bool:
 
 def pretrained_source(network: str) -> tuple[Path, str]:
     """``(file the library's cache needs, URL it downloads from)`` of the ImageNet weights of ``network``:
-    a classifier backbone (:data:`~monai_ext.constants.BACKBONES`, torchvision's torch hub cache) or
+    a classifier backbone (:data:`~monai_ext.networks.backbones.BACKBONES`, torchvision's torch hub cache) or
     :data:`SEGMENTER` (segmentation_models_pytorch's encoder, the Hugging Face hub cache)."""
     if network == SEGMENTER:
         from huggingface_hub import constants, hf_hub_url, try_to_load_from_cache
@@ -51,14 +55,9 @@ def pretrained_source(network: str) -> tuple[Path, str]:
         folder = Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "snapshots" / revision
         path = Path(cached) if isinstance(cached, str) else folder / "model.safetensors"
         return path, hf_hub_url(repo, "model.safetensors", revision=revision)
-    import torch
-    import torchvision
-
-    from monai_ext.networks.classifier import ARCHITECTURES
-
-    if network not in ARCHITECTURES:
-        raise ValueError(f"no pretrained weights known for {network!r}: one of {[*ARCHITECTURES, SEGMENTER]}")
-    url = getattr(torchvision.models, ARCHITECTURES[network][1]).IMAGENET1K_V1.url
+    if network not in BACKBONES:
+        raise ValueError(f"no pretrained weights known for {network!r}: one of {[*BACKBONES, SEGMENTER]}")
+    url = getattr(torchvision.models, BACKBONES[network].weights).IMAGENET1K_V1.url
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name, url
 
 

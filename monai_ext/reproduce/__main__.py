@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from monai_ext.constants import BACKBONES, INPUT_MODES, REPO_ROOT, SYNTHETIC_ROOT
-from monai_ext.networks import SEGMENTER, PretrainedWeightsError, require_pretrained
+from monai_ext.constants import INPUT_MODES, REPO_ROOT, SYNTHETIC_ROOT
+from monai_ext.networks import BACKBONES, SEGMENTER, PretrainedWeightsError, require_pretrained
 from monai_ext.reproduce.report import write_report
 from monai_ext.reproduce.steps import Step, StepFailed, StepRunner
 from monai_ext.reproduce.study import PROFILES, StudyPaths, cls_settings, study_steps, with_settings

@@ -12,10 +12,11 @@ from functools import partial
 from pathlib import Path
 
 from monai_ext.bundle import MODEL_FILE, bundle_command, override_args
-from monai_ext.constants import BACKBONES, CLS_BUNDLE, INPUT_MODES, REPO_ROOT, SEG_BUNDLE
+from monai_ext.constants import CLS_BUNDLE, INPUT_MODES, REPO_ROOT, SEG_BUNDLE
 from monai_ext.data_lists.covidx import source_classes
 from monai_ext.gate.targets import SETS_FILE as GATE_SETS_FILE
 from monai_ext.handlers.prior_shift import MIN_PRIOR_SHIFT_IMAGES, PRIOR_SHIFT_FILE
+from monai_ext.networks.backbones import BACKBONES
 from monai_ext.reproduce.steps import Step
 from monai_ext.synthetic.dataset import DEFAULTS
 

@@ -27,12 +27,6 @@ from monai_ext.transforms.mask.dictionary import (
     SaveLungMaskd,
     SaveLungMaskDict,
 )
-from monai_ext.transforms.mask.predictor import (
-    LungMaskPredictor,
-    PredictLungMaskD,
-    PredictLungMaskd,
-    PredictLungMaskDict,
-)
 from monai_ext.transforms.mask.quality import QUALITY_FIELDS, LungMaskQualityd, lung_mask_quality
 
 __all__ = [
@@ -58,11 +52,7 @@ __all__ = [
     "LungMaskAgreementD",
     "LungMaskAgreementDict",
     "LungMaskAgreementd",
-    "LungMaskPredictor",
     "LungMaskQualityd",
-    "PredictLungMaskD",
-    "PredictLungMaskDict",
-    "PredictLungMaskd",
     "SaveLungMask",
     "SaveLungMaskD",
     "SaveLungMaskDict",

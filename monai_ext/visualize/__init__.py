@@ -45,7 +45,7 @@ class ClassSaliency:
         network: a :class:`~monai_ext.networks.TorchVisionClassifier` (wrapped in DataParallel or
             DistributedDataParallel or not), or any module when ``target_layer`` is given.
         target_layer: the layer Grad-CAM weighs; default: the backbone's in
-            :data:`~monai_ext.networks.SALIENCY_LAYERS`.
+            :data:`~monai_ext.networks.BACKBONES`.
     """
 
     def __init__(self, network: nn.Module, target_layer: str | None = None) -> None:

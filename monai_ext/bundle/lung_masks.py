@@ -1,4 +1,5 @@
-"""Predicting lung masks on the fly with the segmentation bundle, for classification inputs without masks."""
+"""Predicting lung masks on the fly with the segmentation bundle, for classification inputs without masks: a
+transform pair (array and dictionary) that runs a bundle, so it lives beside the bundle helpers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import Compose, MapTransform
 
-from monai_ext.bundle import MODEL_FILE, inference_parser
+from monai_ext.bundle.model_folder import MODEL_FILE
+from monai_ext.bundle.parsing import inference_parser
 from monai_ext.constants import Keys
 from monai_ext.networks import prepare_network
 from monai_ext.transforms.mask.dictionary import AsLabelImaged, SaveLungMaskd
