@@ -14,7 +14,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     """A small synthetic dataset (64 px) in both layouts, made once per test session."""
-    from monai_ext.synthetic import write_synthetic_dataset
+    from monai_ext.tools.synthetic import write_synthetic_dataset
 
     root = tmp_path_factory.mktemp("synthetic")
     write_synthetic_dataset(root, n_seg=15, n_cls=30, size=64, seed=3)
@@ -66,7 +66,7 @@ def seg_bundle(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def seg_models(synthetic_root, tmp_path_factory) -> Path:
     """Segmentation weights of one short training run (32 px, 1 epoch) through the bundle's CLI."""
-    from monai_ext.data_lists import build_covid_qu_ex, write_datalist
+    from monai_ext.tools.data_lists import build_covid_qu_ex, write_datalist
 
     work = tmp_path_factory.mktemp("seg-models")
     write_datalist(build_covid_qu_ex(synthetic_root / "lung-seg"), work / "seg.json")
@@ -83,7 +83,7 @@ def seg_models(synthetic_root, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cls_models(synthetic_root, tmp_path_factory) -> Path:
     """A classifier (ResNet50, cxr, 32 px, 1 epoch) trained through the bundle's CLI, with its calibration and gate."""
-    from monai_ext.data_lists import build_covidx, write_datalist
+    from monai_ext.tools.data_lists import build_covidx, write_datalist
 
     work = tmp_path_factory.mktemp("cls-models")
     datalist = build_covidx(synthetic_root / "covidx", classes="binary", val_fraction=0.2, seed=0,

@@ -27,8 +27,8 @@ from monai_ext.data import (
     write_png,
 )
 from monai_ext.data.inputs import InputScan
-from monai_ext.data_lists import build_covid_qu_ex, build_covidx
 from monai_ext.errors import DataListError
+from monai_ext.tools.data_lists import build_covid_qu_ex, build_covidx
 from monai_ext.transforms import lung_mask_quality
 
 pytestmark = pytest.mark.slow  # runs the bundles' command lines (seconds to a minute each)
@@ -166,7 +166,7 @@ def test_segmentation_over_a_mixed_folder_writes_or_explains_every_file(mixed, s
 def test_classification_reports_missing_masks_by_name_and_records_where_masks_came_from(
     mixed, seg_models, synthetic_root, tmp_path
 ):
-    from monai_ext.data_lists import write_datalist
+    from monai_ext.tools.data_lists import write_datalist
 
     masks = tmp_path / "masks"
     _segment(mixed, seg_models, masks)

@@ -19,8 +19,8 @@ from fault_injection import FAULT_EXIT, STAGES, train_in_child
 from monai.bundle import ConfigParser
 
 from monai_ext.bundle import bundle_command, override_args
-from monai_ext.data_lists import build_covid_qu_ex, build_covidx, write_datalist
 from monai_ext.handlers import latest_checkpoint
+from monai_ext.tools.data_lists import build_covid_qu_ex, build_covidx, write_datalist
 
 pytestmark = pytest.mark.slow
 EPOCHS = 3

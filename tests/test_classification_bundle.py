@@ -13,9 +13,9 @@ from conftest import REPO, run_cli
 from PIL import Image
 
 from monai_ext.bundle import write_model_settings
-from monai_ext.data_lists import build_covidx, write_datalist
 from monai_ext.gate import MAX_TTA_DISAGREEMENT
 from monai_ext.networks import FPNDenseNet121, TorchVisionClassifier
+from monai_ext.tools.data_lists import build_covidx, write_datalist
 from monai_ext.transforms import LoadCXR
 from monai_ext.utils import file_sha256
 

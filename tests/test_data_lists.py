@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import shared_data
 
-from monai_ext.data_lists import build_covid_qu_ex, build_covidx, grouped_stratified_split
-from monai_ext.data_lists.__main__ import main
 from monai_ext.errors import DataListError
+from monai_ext.tools.data_lists import build_covid_qu_ex, build_covidx, grouped_stratified_split
+from monai_ext.tools.data_lists.__main__ import main
 
 
 def _patients(items):

@@ -36,7 +36,7 @@ def test_the_dev_sample_training_runs_as_documented(tmp_path):
     bundle = bundle_source("cxr_covid_classification", checkout / "bundles")
     (tmp_path / "shared").symlink_to(sample.parent.parent)
 
-    _bash(command("python -m monai_ext.data_lists covidx --root ../shared/data/cxr-dev/covidx").text, checkout)
+    _bash(command("python -m monai_ext.tools.data_lists covidx --root ../shared/data/cxr-dev/covidx").text, checkout)
     datalist = json.loads((checkout / "dev_covidx.json").read_text())
     assert [len(datalist[split]) for split in ("training", "validation", "test")] == [175, 33, 43]  # the docs' counts
     train_patients = {row["patient_id"] for row in datalist["training"]}

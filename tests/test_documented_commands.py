@@ -63,7 +63,7 @@ RUN_BY: dict[str, str | tuple[str, str]] = {
         INTEGRATION,
         "test_the_bundle_docs_commands_run_as_written",
     ),
-    "python -m monai_ext.data_lists covid-qu-ex --root ../shared/data/cxr-dev/lung-seg --out "
+    "python -m monai_ext.tools.data_lists covid-qu-ex --root ../shared/data/cxr-dev/lung-seg --out "
     "data_lists/cxr_dev_lung_seg.json": (INTEGRATION, "test_the_bundle_docs_commands_run_as_written"),
     "python -m monai.bundle ckpt_export network_def --filepath models/model.ts --ckpt_file models/model.pt "
     "--meta_file configs/metadata.json --config_file configs/inference.json": (
@@ -101,12 +101,12 @@ RUN_BY: dict[str, str | tuple[str, str]] = {
         NOT_HERE,
         "30 minutes here (45 epochs at 256 px); the committed weights' model card records their run of it",
     ),
-    "python -m monai_ext.data_lists covidx --root ../shared/data/cxr-dev/covidx --val-fraction 0.15 --seed 0 "
+    "python -m monai_ext.tools.data_lists covidx --root ../shared/data/cxr-dev/covidx --val-fraction 0.15 --seed 0 "
     "--out dev_covidx.json": ("tests/test_dev_sample_commands.py", "test_the_dev_sample_training_runs_as_documented"),
     "python -m monai.bundle run training --config_file bundles/cxr_covid_classification/configs/train.json "
     "--dataset_dir ../shared/data/cxr-dev/covidx --datalist dev_covidx.json --mask_dir None --input_mode cxr "
     "--backbone resnet50": ("tests/test_dev_sample_commands.py", "test_the_dev_sample_training_runs_as_documented"),
-    "python -m monai_ext.data_lists site --datalist SITE.json --split test --n 60 --out LOCAL.json": (
+    "python -m monai_ext.tools.data_lists site --datalist SITE.json --split test --n 60 --out LOCAL.json": (
         NOT_HERE,
         "a site's own data list; tests/test_gate_bundle.py runs the site split on the synthetic hospitals",
     ),
@@ -118,7 +118,7 @@ RUN_BY: dict[str, str | tuple[str, str]] = {
         NOT_HERE,
         "a site's own images; tests/test_gate_bundle.py runs the same configs on the synthetic hospitals",
     ),
-    "python -m monai_ext.gate.targets --cxr ../shared/data/cxr-dev/covidx/test --cls-models MODELS --seg-bundle SEG_BUNDLE --out results/gate": (
+    "python -m monai_ext.tools.gate_targets --cxr ../shared/data/cxr-dev/covidx/test --cls-models MODELS --seg-bundle SEG_BUNDLE --out results/gate": (
         NOT_HERE,
         "both bundles trained on the development sample first (about 40 minutes here)",
     ),

@@ -45,7 +45,7 @@ DICOM_SEEDS = [
 
 def _seed_files(folder: Path) -> list[Path]:
     """The seeds: pydicom-data's files and a synthetic radiograph as PNG (8 and 16 bit), JPEG and DICOM CR."""
-    from monai_ext.synthetic.phantom import make_phantom
+    from monai_ext.tools.synthetic.phantom import make_phantom
 
     seeds = [Path(get_testdata_file(name)) for name in DICOM_SEEDS]
     image = make_phantom(np.random.default_rng(0), 64, "normal").image

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from monai_ext.gate import FeatureDensity, InputGate, image_checks, ledoit_wolf, lung_geometry
-from monai_ext.synthetic.phantom import make_phantom
+from monai_ext.tools.synthetic.phantom import make_phantom
 
 
 @pytest.fixture(scope="module")

@@ -102,7 +102,7 @@ def test_evaluation_reports_the_abstention_rate_and_abstentions_as_errors(cls_mo
 def test_recalibration_writes_a_new_complete_folder_and_never_touches_the_original(
     cls_models, synthetic_root, tmp_path
 ):
-    from monai_ext.data_lists import recalibration_split, write_datalist
+    from monai_ext.tools.data_lists import recalibration_split, write_datalist
 
     before = {p.name: file_sha256(p) for p in cls_models.iterdir() if p.is_file()}
     full = cls_models.parent / "cls.json"  # the classifier's own data list (conftest)

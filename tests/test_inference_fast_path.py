@@ -30,7 +30,7 @@ from monai_ext.bundle import inference_parser
 from monai_ext.bundle.lung_masks import mask_postprocessing
 from monai_ext.constants import REPO_ROOT, SEG_BUNDLE, Keys
 from monai_ext.networks import prepare_network
-from monai_ext.synthetic.phantom import make_phantom
+from monai_ext.tools.synthetic.phantom import make_phantom
 
 #: least Dice between the fast and slow paths' masks: they differ only along the lung border
 MIN_DICE_FAST_VS_SLOW = 0.98

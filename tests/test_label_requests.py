@@ -1,4 +1,4 @@
-"""What a MONAI Label request may carry (monai_ext.label.requests): typed, allow-listed fields, nothing a
+"""What a MONAI Label request may carry (monai_ext.apps.label.requests): typed, allow-listed fields, nothing a
 config parser would act on, image ids of the datastore, plain tags, the bundle's own model files. Pure
 Python, so it runs here; `make integration` sends the same requests to a live server."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monai_ext.label.requests import (
+from monai_ext.apps.label.requests import (
     RequestError,
     check_batch_request,
     check_infer_request,

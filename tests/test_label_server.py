@@ -1,11 +1,11 @@
-"""The CORS origins ``make label`` starts MONAI Label with (monai_ext.label.server): exact strings, as a
+"""The CORS origins ``make label`` starts MONAI Label with (monai_ext.apps.label.server): exact strings, as a
 browser's ``Origin`` header carries them, whatever pydantic makes of URL types. Pure Python: no MONAI Label."""
 
 from __future__ import annotations
 
 import pytest
 
-from monai_ext.label.server import OriginError, cors_origins, origin
+from monai_ext.apps.label.server import OriginError, cors_origins, origin
 
 
 def test_the_default_is_the_servers_own_origin():

@@ -18,8 +18,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from monai_ext.pacs.client import PACS, PACSError, StoreResult
-from monai_ext.pacs.objects import derived_uid, write_classification_sr, write_lung_seg
+from monai_ext.apps.pacs.client import PACS, PACSError, StoreResult
+from monai_ext.apps.pacs.objects import derived_uid, write_classification_sr, write_lung_seg
 
 SERIES_JSON = [{"0020000E": {"vr": "UI", "Value": ["1.2.3.4"]}, "0020000D": {"vr": "UI", "Value": ["1.2.3"]}}]
 
@@ -122,7 +122,7 @@ def test_a_busy_pacs_is_asked_again(flaky):
 
 
 def test_a_pacs_that_asks_for_credentials_gets_them_and_never_in_the_clear(flaky):
-    from monai_ext.pacs.client import PASSWORD_VARIABLE, USERNAME_VARIABLE, credentials_from
+    from monai_ext.apps.pacs.client import PASSWORD_VARIABLE, USERNAME_VARIABLE, credentials_from
 
     url, _ = flaky
     with pytest.raises(PACSError, match=r"/locked: series search Modality=CR: HTTP 401, access refused: credentials"):
@@ -211,7 +211,7 @@ def _results(radiograph: Path, folder: Path, not_assessed=()) -> dict:
 
 
 def test_outputs_are_stored_once_and_a_refusal_is_named(radiograph, tmp_path):
-    from monai_ext.deploy.pacs import store_outputs
+    from monai_ext.apps.deploy.pacs import store_outputs
 
     results = _results(radiograph, tmp_path)
     pacs = _StandIn()
@@ -232,7 +232,7 @@ def test_outputs_are_stored_once_and_a_refusal_is_named(radiograph, tmp_path):
 
 
 def test_a_radiograph_not_assessed_gets_its_sr_only(radiograph, tmp_path):
-    from monai_ext.deploy.pacs import store_outputs
+    from monai_ext.apps.deploy.pacs import store_outputs
 
     pacs = _StandIn()
     record = store_outputs(pacs, _results(radiograph, tmp_path, not_assessed=["orientation"]))
@@ -240,7 +240,7 @@ def test_a_radiograph_not_assessed_gets_its_sr_only(radiograph, tmp_path):
 
 
 def test_the_viewer_serves_its_build_and_only_reads_the_pacs(tmp_path, flaky):
-    from monai_ext.pacs.viewer import ViewerError, ViewerServer
+    from monai_ext.apps.pacs.viewer import ViewerError, ViewerServer
 
     with pytest.raises(ViewerError, match="no OHIF build"):
         ViewerServer(tmp_path, "http://127.0.0.1:9")

@@ -59,9 +59,9 @@ def test_benchmark_figures_have_their_parts(tmp_path):
 
     import numpy as np
 
-    from monai_ext.bench.inference import PARTS, end_to_end
-    from monai_ext.bench.training import CASES, bench_training
     from monai_ext.data import write_png
+    from monai_ext.tools.bench.inference import PARTS, end_to_end
+    from monai_ext.tools.bench.training import CASES, bench_training
 
     case = replace(CASES[2], image_size=32, batch_size=2)  # ResNet50, shrunk
     result = bench_training(case, iterations=1)
@@ -78,7 +78,7 @@ def test_benchmark_figures_have_their_parts(tmp_path):
 def test_gemm_rates_are_the_products_flops_over_their_median_time(monkeypatch):
     import itertools
 
-    from monai_ext.bench import machine
+    from monai_ext.tools.bench import machine
 
     ticks = itertools.count()
     durations = itertools.cycle([0.5e-6, 0.25e-6, 1e-6])  # per product: the median is 0.5 us

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monai_ext.reproduce.probe import shortcut_probe
+from monai_ext.tools.reproduce.probe import shortcut_probe
 
 
 def _run(cm, acc_ci, auc_ci):
@@ -57,7 +57,7 @@ def test_a_lower_bound_equal_to_chance_is_not_above_it():
 
 
 def test_out_of_source_verdicts():
-    from monai_ext.reproduce.report import _out_of_source_verdict
+    from monai_ext.tools.reproduce.report import _out_of_source_verdict
 
     def auc(value, low, high):
         return {"value": value, "ci95": [low, high]}
@@ -74,7 +74,7 @@ def test_run_names_split_back_into_backbone_and_mode():
     """Backbones and modes both hold underscores: the report's rows must not split them at the first one."""
     from pathlib import Path
 
-    from monai_ext.reproduce.study import StudyPaths, split_run_name
+    from monai_ext.tools.reproduce.study import StudyPaths, split_run_name
 
     for backbone, mode in (("vgg19_bn", "no_lung"), ("efficientnet_b7", "cxr"), ("resnet50", "lung")):
         assert split_run_name(StudyPaths.experiment_cls(Path("x"), backbone, mode).name) == (backbone, mode)

@@ -9,9 +9,9 @@ import sys
 import pytest
 from PIL import Image
 
-from monai_ext.reproduce import PROFILES, StudyPaths, study_steps
-from monai_ext.reproduce.__main__ import main
-from monai_ext.reproduce.steps import Step, StepFailed, StepRunner
+from monai_ext.tools.reproduce import PROFILES, StudyPaths, study_steps
+from monai_ext.tools.reproduce.__main__ import main
+from monai_ext.tools.reproduce.steps import Step, StepFailed, StepRunner
 
 pytestmark = pytest.mark.slow
 
@@ -154,7 +154,7 @@ def test_resume_files_are_deleted_once_the_step_is_complete(tmp_path):
 
 
 def test_settings_change_a_profile_copy_and_refuse_unknown_sections():
-    from monai_ext.reproduce.study import cls_settings, with_settings
+    from monai_ext.tools.reproduce.study import cls_settings, with_settings
 
     changed = with_settings(
         PROFILES["real"], ["seg.max_epochs=1", "cls.pretrained=false", "cls_per_backbone.vgg19_bn.batch_size=4"]
@@ -171,7 +171,7 @@ def test_settings_change_a_profile_copy_and_refuse_unknown_sections():
 
 
 def test_modes_per_backbone_choose_the_main_tables_runs(tmp_path):
-    from monai_ext.reproduce.study import StudyPaths, run_modes, study_steps, with_settings
+    from monai_ext.tools.reproduce.study import StudyPaths, run_modes, study_steps, with_settings
 
     default = PROFILES["default"]
     assert run_modes(default, "resnet50") == ["cxr", "lung", "no_lung"]

@@ -1,4 +1,4 @@
-"""Headless Chromium as the tests use it (monai_ext.pacs.screenshot): a script runs in the page asked for,
+"""Headless Chromium as the tests use it (monai_ext.apps.pacs.screenshot): a script runs in the page asked for,
 even when that page is slow to come (a tab starts on an empty about:blank document that has loaded too,
 and whose fetches are cross-origin everywhere: CI's make label test once read 'Failed to fetch' so)."""
 
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from monai_ext.pacs.screenshot import evaluate
+from monai_ext.apps.pacs.screenshot import evaluate
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed: make pacs-deps")
 

@@ -13,8 +13,8 @@ from conftest import REPO, run_cli
 from PIL import Image
 
 from monai_ext.bundle import write_model_settings
-from monai_ext.data_lists import build_covid_qu_ex, write_datalist
 from monai_ext.networks import FPNDenseNet121
+from monai_ext.tools.data_lists import build_covid_qu_ex, write_datalist
 from monai_ext.utils import file_sha256
 
 BUNDLE = REPO / "bundles" / "cxr_lung_segmentation"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from monai_ext.summary import demo_summary
+from monai_ext.tools.summary import demo_summary
 
 
 def _proportion(k: int, n: int, low: float, high: float) -> dict:

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from monai_ext.data import read_cxr
-from monai_ext.synthetic import CLASSES, make_phantom, write_synthetic_dataset
-from monai_ext.synthetic.__main__ import main
+from monai_ext.tools.synthetic import CLASSES, make_phantom, write_synthetic_dataset
+from monai_ext.tools.synthetic.__main__ import main
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -88,8 +88,8 @@ def test_class_signal_lies_inside_the_lungs():
 
 
 def test_two_hospitals_marker_tracks_the_label_in_the_first_only(tmp_path, capsys):
-    from monai_ext.data_lists import build_covidx
-    from monai_ext.synthetic.hospitals import HOSPITALS, burn_marker, write_two_hospitals
+    from monai_ext.tools.data_lists import build_covidx
+    from monai_ext.tools.synthetic.hospitals import HOSPITALS, burn_marker, write_two_hospitals
 
     assert main(["--out", str(tmp_path / "h"), "--two-hospitals", "--n-cls", "120", "--size", "64", "--seed", "3"]) == 0
     assert "hospital-a" in capsys.readouterr().out

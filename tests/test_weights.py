@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from monai_ext.constants import CLS_BUNDLE
-from monai_ext.weights import REAL_SPLIT, REAL_TRAINING, download_released, ensure_weights, half_precision
+from monai_ext.tools.weights import REAL_SPLIT, REAL_TRAINING, download_released, ensure_weights, half_precision
 
 
 @pytest.fixture
@@ -112,9 +112,11 @@ def test_the_classifier_is_trained_on_the_real_folder_given_and_its_card_says_so
     bundle = bundle_source(CLS_BUNDLE, tmp_path)
     ran, cards = [], []
     monkeypatch.setattr(
-        "monai_ext.weights.subprocess.run", lambda command, check: ran.append([str(c) for c in command])
+        "monai_ext.tools.weights.subprocess.run", lambda command, check: ran.append([str(c) for c in command])
     )
-    monkeypatch.setattr("monai_ext.weights.write_model_card", lambda folder, name, note: cards.append((folder, note)))
+    monkeypatch.setattr(
+        "monai_ext.tools.weights.write_model_card", lambda folder, name, note: cards.append((folder, note))
+    )
     folder = synthetic_root / "covidx"
     assert (
         ensure_weights(bundle, True, folder, work=tmp_path / "work") == f"trained on the real radiographs of {folder}"

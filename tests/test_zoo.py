@@ -9,7 +9,7 @@ import yaml
 from checkout import source_copy
 
 from monai_ext.constants import BUNDLE_NAMES, CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
-from monai_ext.zoo import (
+from monai_ext.tools.zoo import (
     CHECKS,
     MAX_FILE_BYTES,
     check_files,

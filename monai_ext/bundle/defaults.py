@@ -1,6 +1,6 @@
 """What the bundles' configs call for their defaults and small derived values: each a named function,
 so a config only wires. Computing a default path never writes data (the default dataset is written by
-:func:`monai_ext.synthetic.ensure_default_data`, in a bundle's ``initialize``)."""
+:func:`monai_ext.tools.synthetic.ensure_default_data`, in a bundle's ``initialize``)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ def read_datalist(datalist: str | os.PathLike | Mapping[str, Any]) -> Mapping[st
     path = Path(datalist)
     if not path.is_file():
         raise DataListError(
-            f"{path}: no such data list (make one with python -m monai_ext.data_lists, or run make data)"
+            f"{path}: no such data list (make one with python -m monai_ext.tools.data_lists, or run make data)"
         )
     try:
         return json.loads(path.read_text())

@@ -1,4 +1,14 @@
-"""Ignite handlers MONAI lacks: atomic checkpoints, resume from the newest one, metric and prediction writers, Grad-CAM saliency."""
+"""Ignite handlers MONAI lacks, one a file.
+
+Training: resume checkpoints that are always complete on disk (``checkpoint_saver``) and the resume from the
+newest one of this run (``checkpoint_loader``, ``run_record``, ``checkpoint_files``), the best model
+(``best_model``) and the settings written beside it (``model_settings``), early stopping that resumes
+(``early_stop``), BatchNorm statistics recomputed before validation (``batchnorm``), the temperature and
+threshold (``calibration``) and the input gate (``gate``) fitted at the end, and the model card
+(``model_card``). Inference and evaluation: predictions and metrics with intervals
+(``classification_writer``, ``metrics_summary``, ``scoring``, ``outputs``), the gate's answer or abstention
+(``gate``), the manifest of a batch job (``manifest``), Grad-CAM maps (``saliency``) and the prior-shift
+estimate (``prior_shift``)."""
 
 from monai_ext.handlers.batchnorm import PreciseBatchNorm, recompute_batchnorm_statistics
 from monai_ext.handlers.best_model import BestModelEvents, BestModelSaver

@@ -15,7 +15,7 @@ from monai_ext.bundle.model_folder import (
     MODEL_FILE,
 )
 from monai_ext.metrics.calibration import fit_calibration
-from monai_ext.networks.weights import temporary_weights, validation_logits
+from monai_ext.networks.weights import temporary_weights, validation_outputs
 from monai_ext.utils import file_sha256, write_json
 
 __all__ = ["CalibrationFitter"]
@@ -70,7 +70,7 @@ class CalibrationFitter:
             logger.warning("no %s: nothing to calibrate", weights)
             return None
         with temporary_weights(self.network, weights, self.device):
-            logits, labels = validation_logits(self.network, self.loader, self.device)
+            logits, labels, _ = validation_outputs(self.network, self.loader, self.device)
         fit = fit_calibration(
             logits.numpy(), labels.numpy(), self.class_names, self.target_sensitivity, self.n_bootstrap
         )

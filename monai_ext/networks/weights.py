@@ -12,7 +12,7 @@ import torch
 
 from monai_ext.constants import Keys
 
-__all__ = ["temporary_weights", "unwrap", "validation_logits", "validation_outputs"]
+__all__ = ["temporary_weights", "unwrap", "validation_outputs"]
 
 
 def unwrap(network: torch.nn.Module) -> torch.nn.Module:
@@ -59,10 +59,3 @@ def validation_outputs(
     finally:
         network.train(was_training)
     return torch.cat(logits), torch.cat(labels), torch.cat(caught) if caught else None
-
-
-def validation_logits(
-    network: torch.nn.Module, loader: Iterable, device: str | torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(logits (N, C), labels (N,))`` of ``network`` in evaluation mode over ``loader``'s batches."""
-    return validation_outputs(network, loader, device)[:2]

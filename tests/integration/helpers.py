@@ -56,7 +56,7 @@ def orthanc(storage: Path):
     the test is skipped, saying how to install it, where Orthanc is not installed (``make pacs-deps``)."""
     import pytest
 
-    from monai_ext.pacs.server import OrthancServer, PACSServerError, dicomweb_plugin
+    from monai_ext.apps.pacs.server import OrthancServer, PACSServerError, dicomweb_plugin
 
     if shutil.which("Orthanc") is None and not Path("/usr/sbin/Orthanc").exists():
         pytest.skip("Orthanc is not installed: make pacs-deps (apt-get install orthanc orthanc-dicomweb)")
@@ -109,9 +109,9 @@ def label_server(root: Path, studies: str, bundles: Path, env: dict[str, str] | 
         [
             sys.executable,
             "-m",
-            "monai_ext.label.server",
+            "monai_ext.apps.label.server",
             "--app",
-            str(REPO_ROOT / "monai_ext" / "label" / "app"),
+            str(REPO_ROOT / "monai_ext" / "apps" / "label" / "app"),
             "--studies",
             studies,
             "--conf",
@@ -155,8 +155,8 @@ def loaded_pacs(storage: Path):
     ``pacs`` (the project's client), ``datasets`` (what was stored) and ``loaded`` (the store's answer)."""
     from types import SimpleNamespace
 
-    from monai_ext.pacs.client import PACS
-    from monai_ext.pacs.load import load_pacs, load_set
+    from monai_ext.apps.pacs.client import PACS
+    from monai_ext.apps.pacs.load import load_pacs, load_set
 
     server = orthanc(storage)
     try:

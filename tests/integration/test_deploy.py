@@ -18,8 +18,8 @@ import highdicom as hd
 from helpers import CLS, CLS_CALIBRATION, SEG, bundle_copy
 from PIL import Image
 
-from monai_ext.deploy.demo import run_demo
-from monai_ext.deploy.finder import find_chest_radiographs
+from monai_ext.apps.deploy.demo import run_demo
+from monai_ext.apps.deploy.finder import find_chest_radiographs
 from monai_ext.gate import CHECKS, MAX_TTA_DISAGREEMENT
 
 pytestmark = pytest.mark.slow
@@ -97,7 +97,7 @@ def test_finder_refuses_non_radiographs(tmp_path):
 def test_an_sr_of_a_radiograph_not_assessed_says_why(tmp_path):
     from pydicom.data import get_testdata_file
 
-    from monai_ext.pacs.objects import write_classification_sr
+    from monai_ext.apps.pacs.objects import write_classification_sr
 
     out = write_classification_sr(
         Path(get_testdata_file("RG1_UNCR.dcm")),

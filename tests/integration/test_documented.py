@@ -125,7 +125,7 @@ def _other_origin_page(root: Path):
 
 def _reads(page: str, target: str) -> str:
     """What a page loaded from ``page`` gets when its script fetches ``target``: 'read' or the browser's refusal."""
-    from monai_ext.pacs.screenshot import evaluate
+    from monai_ext.apps.pacs.screenshot import evaluate
 
     script = (
         f"fetch({target!r}).then(r => r.json()).then(j => 'read ' + Object.keys(j).length).catch(e => 'refused: ' + e)"
@@ -168,7 +168,7 @@ def test_make_deploy_demo_answers_on_the_real_radiograph(clone):
 
 
 def test_the_pacs_round_trip_as_documented(clone):
-    from monai_ext.pacs.client import PACS
+    from monai_ext.apps.pacs.client import PACS
 
     if shutil.which("Orthanc") is None and not Path("/usr/sbin/Orthanc").exists():
         pytest.skip("Orthanc is not installed: make pacs-deps")
@@ -213,7 +213,7 @@ def test_a_release_installs_with_the_documented_download(clone):
 
 def test_the_bundle_docs_commands_run_as_written(clone):
     main = clone["main"]
-    listed = command("python -m monai_ext.data_lists covid-qu-ex --root ../shared/data/cxr-dev/lung-seg")
+    listed = command("python -m monai_ext.tools.data_lists covid-qu-ex --root ../shared/data/cxr-dev/lung-seg")
     if not (clone["root"] / "shared" / "data" / "cxr-dev").is_dir():
         pytest.skip("no shared/data/cxr-dev beside the checkout")
     _run(clone, listed.text)

@@ -24,9 +24,9 @@ from helpers import CLS, CLS_CALIBRATION, SEG, bundle_copy, label_server
 from helpers import request as _request
 from PIL import Image
 
+from monai_ext.apps.label.studies import make_studies
 from monai_ext.bundle import bundle_command
 from monai_ext.data import read_cxr, write_png
-from monai_ext.label.studies import make_studies
 from monai_ext.utils import read_csv
 
 pytestmark = pytest.mark.slow
@@ -165,8 +165,8 @@ def test_a_hostile_device_is_refused_and_runs_nothing(server, marker):
 def test_the_tasks_refuse_a_hostile_device_without_the_projects_app(server, marker, name):
     """Another MONAI Label app (or a script) that registers the project's task calls it directly: the task's
     own check refuses the expression, and it never runs."""
-    from monai_ext.label.requests import RequestError
-    from monai_ext.label.tasks import CovidClassificationInfer, LungSegmentationInfer
+    from monai_ext.apps.label.requests import RequestError
+    from monai_ext.apps.label.tasks import CovidClassificationInfer, LungSegmentationInfer
 
     bundles: Path = server["bundles"]
     task = (

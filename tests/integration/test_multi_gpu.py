@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import REPO, run_cli
 
-from monai_ext.data_lists import build_covid_qu_ex, write_datalist
+from monai_ext.tools.data_lists import build_covid_qu_ex, write_datalist
 
 pytestmark = [
     pytest.mark.slow,

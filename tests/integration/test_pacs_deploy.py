@@ -1,5 +1,5 @@
 """The PACS round trip of the Deploy app, for real: Orthanc (Debian's) started on loopback by the test, filled by
-``monai_ext.pacs.load`` over STOW-RS, a study retrieved by WADO-RS, the app run, its SEG, SR and secondary
+``monai_ext.apps.pacs.load`` over STOW-RS, a study retrieved by WADO-RS, the app run, its SEG, SR and secondary
 capture stored back and read back from Orthanc; the faults (a PACS down, a study gone, a study without a
 chest radiograph, a store refused) and a rerun that stores nothing twice; the OHIF viewer on that PACS,
 driven by headless Chromium to the lung SEG over its radiograph. Runs in .venv-deploy."""
@@ -27,12 +27,12 @@ from helpers import CLS, SEG, bundle_copy, free_port, loaded_pacs, orthanc_count
 from PIL import Image
 from pydicom.data import get_testdata_file
 
+from monai_ext.apps.deploy.demo import export_models
+from monai_ext.apps.deploy.pacs import StudyRunError, main, run_study
+from monai_ext.apps.pacs.client import PACS
+from monai_ext.apps.pacs.load import load_pacs
+from monai_ext.apps.pacs.viewer import DEFAULT_DEST
 from monai_ext.constants import REPO_ROOT
-from monai_ext.deploy.demo import export_models
-from monai_ext.deploy.pacs import StudyRunError, main, run_study
-from monai_ext.pacs.client import PACS
-from monai_ext.pacs.load import load_pacs
-from monai_ext.pacs.viewer import DEFAULT_DEST
 
 pytestmark = pytest.mark.slow
 
@@ -251,10 +251,10 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
 def test_the_viewer_draws_the_seg_over_its_radiograph(site):
     """OHIF, served on the PACS, opened by headless Chromium on the synthetic DX with a SEG of its true lung
     mask: the SEG's colour lies where the lungs are and not elsewhere, over that radiograph's pixels."""
+    from monai_ext.apps.pacs.objects import derived_uid, write_lung_seg
+    from monai_ext.apps.pacs.screenshot import screenshot
+    from monai_ext.apps.pacs.viewer import SHOWN, ViewerServer, ohif_url
     from monai_ext.data import read_cxr
-    from monai_ext.pacs.objects import derived_uid, write_lung_seg
-    from monai_ext.pacs.screenshot import screenshot
-    from monai_ext.pacs.viewer import SHOWN, ViewerServer, ohif_url
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

@@ -23,7 +23,7 @@ from helpers import CLS, SEG, bundle_copy, label_server, loaded_pacs, orthanc_co
 from helpers import request as _request
 from PIL import Image
 
-from monai_ext.pacs.client import PACS
+from monai_ext.apps.pacs.client import PACS
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def test_the_datastore_lists_the_pacs_radiograph_series(site):
     status, body, _ = _request(f"{site['url']}/datastore/?output=stats")
     stats = json.loads(body)
     assert status == 200 and stats["total"] == len(site["datasets"]) == 5 and stats["completed"] == 0
-    from monai_ext.label.datastore import PACSDatastore
+    from monai_ext.apps.label.datastore import PACSDatastore
 
     listed = PACSDatastore(site["pacs"], Path(site["root"]) / "listing-cache").list_images()
     assert listed == sorted(str(d.SeriesInstanceUID) for d in site["datasets"])
@@ -95,7 +95,7 @@ def test_a_pacs_that_does_not_answer_is_a_bad_gateway_naming_it(site):
     from fastapi import HTTPException
     from helpers import free_port
 
-    from monai_ext.label.datastore import PACSDatastore
+    from monai_ext.apps.label.datastore import PACSDatastore
 
     listed = PACSDatastore(site["pacs"], Path(site["root"]) / "down-cache")
     series = listed.list_images()[0]
@@ -155,7 +155,7 @@ def test_a_saved_label_is_stored_as_a_seg_in_the_pacs_once(site):
 
 
 def test_the_pacs_manual_segs_are_the_training_labels(site):
-    from monai_ext.label.datastore import PACSDatastore
+    from monai_ext.apps.label.datastore import PACSDatastore
 
     # a second view of the same PACS with an empty cache: the labels come from the PACS's SEGs
     store = PACSDatastore(site["pacs"], Path(site["root"]) / "fresh-cache")

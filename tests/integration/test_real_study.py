@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from monai_ext.reproduce.__main__ import main
+from monai_ext.tools.reproduce.__main__ import main
 
 pytestmark = [
     pytest.mark.slow,

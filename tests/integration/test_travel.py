@@ -69,9 +69,9 @@ def fresh(tmp_path_factory) -> dict:
     for name in (SEG_BUNDLE, CLS_BUNDLE):
         bundle_source(name, elsewhere)
     data = root / "data"
-    _run([python, "-m", "monai_ext.synthetic", "--out", data, "--n-seg", "15", "--n-cls", "24", "--size", "64", "--seed", "5"], cwd=root, env=env)  # fmt: skip
-    _run([python, "-m", "monai_ext.data_lists", "covid-qu-ex", "--root", data / "lung-seg", "--out", data / "seg.json"], cwd=root, env=env)  # fmt: skip
-    _run([python, "-m", "monai_ext.data_lists", "covidx", "--root", data / "covidx", "--out", data / "cls.json",
+    _run([python, "-m", "monai_ext.tools.synthetic", "--out", data, "--n-seg", "15", "--n-cls", "24", "--size", "64", "--seed", "5"], cwd=root, env=env)  # fmt: skip
+    _run([python, "-m", "monai_ext.tools.data_lists", "covid-qu-ex", "--root", data / "lung-seg", "--out", data / "seg.json"], cwd=root, env=env)  # fmt: skip
+    _run([python, "-m", "monai_ext.tools.data_lists", "covidx", "--root", data / "covidx", "--out", data / "cls.json",
           "--classes", "binary", "--val-fraction", "0.25", "--masks", data / "covidx-lung-gt"], cwd=root, env=env)  # fmt: skip
     return {"root": root, "python": python, "env": env, "bundles": elsewhere, "data": data}
 
@@ -130,7 +130,7 @@ def test_segmentation_trains_infers_evaluates_and_exports_outside_the_repository
             "--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json")  # fmt: skip
     assert (seg / "models" / "model.ts").is_file()
     _bundle(fresh, SEG_BUNDLE, "verify_net_in_out", "network_def", "--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json")  # fmt: skip
-    schema = _run([fresh["python"], "-c", "from monai_ext.zoo import SCHEMA; print(SCHEMA)"], cwd=fresh["root"], env=fresh["env"]).stdout.strip()  # fmt: skip
+    schema = _run([fresh["python"], "-c", "from monai_ext.tools.zoo import SCHEMA; print(SCHEMA)"], cwd=fresh["root"], env=fresh["env"]).stdout.strip()  # fmt: skip
     _bundle(fresh, SEG_BUNDLE, "verify_metadata", "--meta_file", "configs/metadata.json", "--filepath", schema)
 
 
@@ -151,7 +151,11 @@ def test_classification_trains_and_infers_outside_the_repository(fresh, seg_trai
 
 def test_a_release_archive_installs_with_monai_bundle_download_and_infers(fresh, seg_trained):
     out = fresh["root"] / "release"
-    _run([fresh["python"], "-m", "monai_ext.release", "--out", out, seg_trained], cwd=fresh["root"], env=fresh["env"])
+    _run(
+        [fresh["python"], "-m", "monai_ext.tools.release", "--out", out, seg_trained],
+        cwd=fresh["root"],
+        env=fresh["env"],
+    )
     archive = next(out.glob(f"{SEG_BUNDLE}_v*.zip"))
     installed = fresh["root"] / "installed"
     _run([fresh["python"], "-m", "monai.bundle", "download", "--name", SEG_BUNDLE, "--url", archive.as_uri(),
