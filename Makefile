@@ -137,7 +137,8 @@ demo: data
 # are complete and whose inputs and settings are unchanged are skipped; FORCE=1 reruns everything.
 PROFILE ?= $(if $(QU_EX)$(COVIDX),real,default)
 
-# SET='SECTION.KEY=VALUE ...' changes profile settings for one run (python -m monai_ext.tools.reproduce --set);
+# SET='ID=VALUE ...' changes profile settings for one run, in MONAI's ids (seg#max_epochs=1; --set of
+# python -m monai_ext.tools.reproduce);
 # OUT=DIR writes the study there instead of results/<profile>
 reproduce: setup
 	$(PY) -m monai_ext.tools.reproduce --profile $(PROFILE) $(if $(QU_EX),--qu-ex "$(QU_EX)") \

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 
-from monai_ext.bundle import MODEL_FILE, LungMaskPredictor, inference_parser
-from monai_ext.constants import Keys
+from monai_ext.bundle import LungMaskPredictor, inference_parser
+from monai_ext.constants import MODEL_FILE, Keys
 from monai_ext.errors import project_error
 from monai_ext.gate import ABSTAIN, GateResult, PenultimateFeatures
 from monai_ext.metrics.calibration import decision, operating_threshold

@@ -11,14 +11,33 @@ from monai.utils import StrEnum
 __all__ = [
     "BINARY_CLASSES",
     "BUNDLE_NAMES",
+    "CALIBRATION_FILE",
+    "CLASSES_FILE",
     "CLS_BUNDLE",
     "DATA_LISTS_ROOT",
+    "GATE_FEATURES_FILE",
+    "GATE_FILE",
     "IMAGE_SUFFIXES",
     "INPUT_MODES",
+    "LOCK_FILE",
+    "MANIFEST_FILE",
+    "METRICS_CSV_FILE",
+    "METRICS_FILE",
+    "METRICS_SUMMARY_FILE",
+    "MODEL_CARD_FILE",
+    "MODEL_FILE",
+    "PREDICTIONS_FILE",
+    "PRIOR_SHIFT_FILE",
+    "PRIOR_SHIFT_PREDICTIONS_FILE",
     "REPO_ROOT",
+    "RUN_FILE",
+    "SALIENCY_FILE",
+    "SALIENCY_SUMMARY_FILE",
     "SEG_BUNDLE",
+    "SETTINGS_FILE",
     "SPLITS",
     "SYNTHETIC_ROOT",
+    "TORCHSCRIPT_FILE",
     "Keys",
     "in_checkout",
     "positive_index",
@@ -63,6 +82,50 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC_ROOT = REPO_ROOT / "data" / "synthetic"
 #: the checkout's data lists of the embedded dataset
 DATA_LISTS_ROOT = REPO_ROOT / "data_lists"
+
+
+# File names: each file the project writes into a model folder or an output folder, named once here; code and
+# configs use the name (a test greps monai_ext/ and the bundles' configs for the literals).
+
+#: model folder (a bundle's ``models/``): the weights (a plain state dict), as MONAI bundles name them
+MODEL_FILE = "model.pt"
+#: model folder: the weights exported to TorchScript (``python -m monai.bundle ckpt_export``)
+TORCHSCRIPT_FILE = "model.ts"
+#: model folder: the training run's settings, beside the weights
+SETTINGS_FILE = "settings.json"
+#: model folder: the class names of a model, in label order
+CLASSES_FILE = "classes.json"
+#: model folder: temperature and operating threshold fitted on validation
+CALIBRATION_FILE = "calibration.json"
+#: model folder: the input gate's out-of-distribution threshold and what it was set on (:mod:`monai_ext.gate`)
+GATE_FILE = "gate.json"
+#: model folder: the training features' density the gate measures distances with (plain tensors)
+GATE_FEATURES_FILE = "gate_features.pt"
+#: model folder: the model card: what the model was trained on, how it scored, what it is for (never read back)
+MODEL_CARD_FILE = "MODEL_CARD.md"
+#: output folder: every input of a batch job with what was written or why it was skipped; a folder holding one
+#: is a project output and is never scanned as input
+MANIFEST_FILE = "manifest.csv"
+#: output folder: the job's record: status, process, host, start and end times, command line
+RUN_FILE = "run.json"
+#: output folder: the lock a job holds on it while it runs (one job per output folder; hidden: never scanned as input)
+LOCK_FILE = ".cxr-monai.lock"
+#: output folder: a classification run's per-image probabilities and decisions
+PREDICTIONS_FILE = "predictions.csv"
+#: output folder: a run's metrics with their 95% intervals (and the same as a table, :data:`METRICS_CSV_FILE`)
+METRICS_FILE = "metrics.json"
+#: output folder: :data:`METRICS_FILE` as rows (scope, class, metric, value, interval, counts)
+METRICS_CSV_FILE = "metrics.csv"
+#: output folder: a segmentation evaluation's mean Dice and the rest of its metrics, with intervals, by class
+METRICS_SUMMARY_FILE = "metrics_summary.json"
+#: output folder: per image, the Grad-CAM map's share inside the lungs and the map's file
+SALIENCY_FILE = "saliency.csv"
+#: output folder: :data:`SALIENCY_FILE`'s means with 95% intervals, overall and per class
+SALIENCY_SUMMARY_FILE = "saliency.json"
+#: output folder: a site's class prior estimated from its unlabelled images, beside :data:`PREDICTIONS_FILE`
+PRIOR_SHIFT_FILE = "prior_shift.json"
+#: output folder: per image, the probabilities at the site's estimated prior
+PRIOR_SHIFT_PREDICTIONS_FILE = "predictions_prior_shift.csv"
 
 
 def positive_index(classes: Sequence[str] | int) -> int:

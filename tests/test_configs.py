@@ -4,6 +4,7 @@ inference, the segmentation postprocessing of evaluation and inference."""
 from __future__ import annotations
 
 import json
+import re
 
 from conftest import REPO
 
@@ -88,3 +89,15 @@ def test_classification_recipes_cover_exactly_the_backbone_table():
     recipes = _load(CLS / "train.json")["recipes"]
     assert set(recipes) == set(BACKBONES)
     assert all(set(recipe) == set(recipes["resnet50"]) for recipe in recipes.values())
+
+
+def test_a_model_folders_missing_settings_fall_back_to_the_bundles_training_defaults():
+    """``ModelFolder.setting``'s one table of fallbacks (for a folder whose ``settings.json`` lacks a setting)
+    is each bundle's ``train.json`` default, and no config restates one."""
+    from monai_ext.bundle.model_folder import SETTING_DEFAULTS
+
+    for bundle, configs in (("cxr_lung_segmentation", SEG), ("cxr_covid_classification", CLS)):
+        train = _load(configs / "train.json")
+        assert SETTING_DEFAULTS[bundle] == {name: train[name] for name in SETTING_DEFAULTS[bundle]}
+        for config in configs.glob("*.json"):
+            assert not re.search(r"model_folder\.setting\('\w+',", config.read_text()), config

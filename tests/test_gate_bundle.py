@@ -12,7 +12,8 @@ import pytest
 import skimage.data
 from conftest import REPO, run_cli
 
-from monai_ext.bundle import CALIBRATION_FILE, GATE_FILE, read_model_folder
+from monai_ext.bundle import read_model_folder
+from monai_ext.constants import CALIBRATION_FILE, GATE_FILE
 from monai_ext.data import mask_name_for, read_cxr, write_png
 from monai_ext.utils import file_sha256, read_csv
 
@@ -155,7 +156,7 @@ def test_prior_shift_over_the_inference_estimates_the_sites_prior_and_changes_no
 ):
     """``configs/prior_shift.json`` over ``inference.json``: the site's unlabelled images inferred, their prior
     estimated from the calibrated one, each image's probability at it; the model folder as it was."""
-    from monai_ext.handlers.prior_shift import PRIOR_SHIFT_FILE, PRIOR_SHIFT_PREDICTIONS
+    from monai_ext.constants import PRIOR_SHIFT_FILE, PRIOR_SHIFT_PREDICTIONS_FILE
 
     before = {p.name: file_sha256(p) for p in cls_models.iterdir() if p.is_file()}
     out = tmp_path / "site"
@@ -172,7 +173,7 @@ def test_prior_shift_over_the_inference_estimates_the_sites_prior_and_changes_no
     assert record["calibrated_prior"] == {c: round(k / validation["n"], 4) for c, k in validation["classes"].items()}
     assert record["n_images"] == len(rows) >= 10 and record["n_left_out"] == 0
     assert sum(record["site_prior"].values()) == pytest.approx(1.0, abs=1e-3)
-    adjusted = read_csv(out / PRIOR_SHIFT_PREDICTIONS)
+    adjusted = read_csv(out / PRIOR_SHIFT_PREDICTIONS_FILE)
     assert [r["name"] for r in adjusted] == [r["name"] for r in rows]
     assert [r["prob_positive"] for r in adjusted] == [r["prob_positive"] for r in rows]
     assert {p.name: file_sha256(p) for p in cls_models.iterdir() if p.is_file()} == before

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from monai_ext.bundle import MODEL_CARD_FILE, read_model_folder, training_data_summary, write_model_card
+from monai_ext.bundle import read_model_folder, training_data_summary, write_model_card
+from monai_ext.constants import MODEL_CARD_FILE
 from monai_ext.utils import file_sha256
 
 pytestmark = pytest.mark.slow

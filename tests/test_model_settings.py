@@ -11,15 +11,13 @@ import torch
 from conftest import REPO
 
 from monai_ext.bundle import (
-    CALIBRATION_FILE,
-    CLASSES_FILE,
-    SETTINGS_FILE,
     ModelSettingsError,
     inference_parser,
     read_model_folder,
     write_class_names,
     write_model_settings,
 )
+from monai_ext.constants import CALIBRATION_FILE, CLASSES_FILE, SETTINGS_FILE
 from monai_ext.utils import file_sha256, write_json
 
 CLS = "cxr_covid_classification"
@@ -197,3 +195,13 @@ def test_an_invalid_model_folder_stops_inference_before_any_image_is_read(folder
         workflow.initialize()
     assert "threshold = 5: must be at most 1" in str(raised.value.__cause__)
     assert not (tmp_path / "out").exists()  # the output folder was not even claimed
+
+
+def test_a_setting_the_folder_lacks_comes_from_the_bundles_defaults_or_is_refused(tmp_path):
+    from monai_ext.bundle import ModelSettingsError, read_model_folder
+
+    folder = read_model_folder(tmp_path, "cxr_covid_classification")  # an empty folder: no settings.json
+    assert folder.setting("image_size") == 224 and folder.setting("input_mode") == "lung"
+    assert folder.setting("image_size", 96) == 96  # a default of the caller's own wins
+    with pytest.raises(ModelSettingsError, match="no patience recorded"):
+        folder.setting("patience")

@@ -10,16 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from monai_ext.bundle import (
-    CALIBRATION_FILE,
-    ModelSettingsError,
-    read_model_folder,
-    write_class_names,
-    write_model_settings,
-)
+from monai_ext.bundle import ModelSettingsError, read_model_folder, write_class_names, write_model_settings
+from monai_ext.constants import CALIBRATION_FILE, PRIOR_SHIFT_FILE, PRIOR_SHIFT_PREDICTIONS_FILE
 from monai_ext.errors import CXRError
 from monai_ext.handlers import PriorShift
-from monai_ext.handlers.prior_shift import PRIOR_SHIFT_FILE, PRIOR_SHIFT_PREDICTIONS
 from monai_ext.metrics import adjust_to_prior, em_prior
 from monai_ext.utils import file_sha256, read_csv, write_csv, write_json
 
@@ -75,7 +69,7 @@ def test_the_estimate_leaves_abstentions_out_and_writes_the_sites_probabilities(
     assert record["n_images"] == 100 and record["n_left_out"] == 10
     low, high = record["site_prior_ci95"]["positive"]
     assert low < 0.2 < high and record["predictions_sha256"] == file_sha256(tmp_path / "predictions.csv")
-    rows = read_csv(tmp_path / PRIOR_SHIFT_PREDICTIONS)
+    rows = read_csv(tmp_path / PRIOR_SHIFT_PREDICTIONS_FILE)
     assert len(rows) == 100 and float(rows[0]["prob_positive"]) == 0.8
     assert float(rows[0]["prob_positive_at_site"]) == pytest.approx(0.5)  # kind A at the site's 0.2
     assert float(rows[-1]["prob_positive_at_site"]) == pytest.approx(1 / 17, abs=1e-6)

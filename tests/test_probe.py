@@ -74,7 +74,7 @@ def test_run_names_split_back_into_backbone_and_mode():
     """Backbones and modes both hold underscores: the report's rows must not split them at the first one."""
     from pathlib import Path
 
-    from monai_ext.tools.reproduce.study import StudyPaths, split_run_name
+    from monai_ext.tools.reproduce.paths import StudyPaths, split_run_name
 
     for backbone, mode in (("vgg19_bn", "no_lung"), ("efficientnet_b7", "cxr"), ("resnet50", "lung")):
         assert split_run_name(StudyPaths.experiment_cls(Path("x"), backbone, mode).name) == (backbone, mode)

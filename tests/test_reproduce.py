@@ -9,7 +9,7 @@ import sys
 import pytest
 from PIL import Image
 
-from monai_ext.tools.reproduce import PROFILES, StudyPaths, study_steps
+from monai_ext.tools.reproduce import StudyPaths, load_profile, study_steps
 from monai_ext.tools.reproduce.__main__ import main
 from monai_ext.tools.reproduce.steps import Step, StepFailed, StepRunner
 
@@ -49,10 +49,10 @@ def test_report_table_figures_and_manifest(study):
         assert f"| {key} | {100 * overall['in_lung']['value']:.1f} (" in summary
     # the two-hospital experiment: trained on the first hospital, tested on its held-out patients and the other's
     shortcut = results["shortcut"]
-    assert shortcut["hospitals"]["n"] == PROFILES["tiny"]["shortcut"]["n"]
+    assert shortcut["hospitals"]["n"] == load_profile("tiny")["shortcut"]["n"]
     for mode in ("cxr", "lung"):
         run = shortcut["runs"][f"resnet50_{mode}"]
-        assert run["out_of_source"]["n"] == PROFILES["tiny"]["shortcut"]["n"] // 2  # every image of hospital B
+        assert run["out_of_source"]["n"] == load_profile("tiny")["shortcut"]["n"] // 2  # every image of hospital B
         assert 0 < run["in_source"]["n"] < run["out_of_source"]["n"]
         assert f"| resnet50 | {mode} | " in summary.split("## A shortcut caught")[1].split("## Leave one")[0]
     # the second hospital's prevalence from its judged images without their labels, beside what the labels say
@@ -82,7 +82,7 @@ def test_rerun_skips_complete_steps_and_redoes_changed_ones(study, capsys):
     assert main(["--profile", "tiny", "--out", str(study), "--backbones", "resnet50"]) == 0
     out = capsys.readouterr().out
     paths = StudyPaths(study, study / "data" / "lung-seg", study / "data" / "covidx")
-    steps = study_steps(paths, PROFILES["tiny"], backbones=["resnet50"])
+    steps = study_steps(paths, load_profile("tiny"), backbones=["resnet50"])
     assert "[run ]" not in out and out.count("[skip]") == len(steps) + 1  # and the synthetic-data step
     (study / "cls" / "resnet50_no_lung" / "eval" / "metrics.json").unlink()
     assert main(["--profile", "tiny", "--out", str(study), "--backbones", "resnet50"]) == 0
@@ -153,36 +153,53 @@ def test_resume_files_are_deleted_once_the_step_is_complete(tmp_path):
     assert (work / "model.pt").exists() and not list(work.glob("checkpoint_epoch=*"))
 
 
-def test_settings_change_a_profile_copy_and_refuse_unknown_sections():
-    from monai_ext.tools.reproduce.study import cls_settings, with_settings
+def test_profiles_are_files_read_by_monai_and_set_takes_monai_ids():
+    """Each profile is a JSON file over the default one (MONAI's override files); ``--set`` takes MONAI's
+    ``#`` ids, reads values as JSON else as text, and refuses a setting the profile has no place for."""
+    from monai_ext.errors import SettingError
+    from monai_ext.tools.reproduce.profiles import PROFILE_DIR, PROFILES, cls_settings
 
-    changed = with_settings(
-        PROFILES["real"], ["seg.max_epochs=1", "cls.pretrained=false", "cls_per_backbone.vgg19_bn.batch_size=4"]
+    assert PROFILES == ("default", "real", "tiny") == tuple(sorted(p.stem for p in PROFILE_DIR.glob("*.json")))
+    real = load_profile("real")
+    assert real["seg"]["max_epochs"] == 40 and real["val_fraction"] == 0.1
+    assert real["n_bootstrap"] == load_profile("default")["n_bootstrap"]  # not in real.json: the default's
+    assert real["shortcut"]["n"] == 480 and real["shortcut"]["backbone"] == "resnet50"  # shortcut#n over the default's
+    changed = load_profile(
+        "real", ["seg#max_epochs=1", "cls#pretrained=false", "cls_per_backbone#vgg19_bn#batch_size=4"]
     )
     assert changed["seg"]["max_epochs"] == 1 and changed["cls"]["pretrained"] is False
     assert (
         cls_settings(changed, "vgg19_bn")["batch_size"] == 4 and cls_settings(changed, "resnet50")["batch_size"] == 16
     )
-    assert PROFILES["real"]["seg"]["max_epochs"] == 40 and "cls_per_backbone" not in PROFILES["real"]  # untouched
-    assert with_settings(PROFILES["real"], ["cls.note=a b"])["cls"]["note"] == "a b"  # not JSON: text
-    for bad in ("nope.max_epochs=1", "seg.max_epochs", "unknown=1"):
-        with pytest.raises(ValueError, match="--set"):
-            with_settings(PROFILES["real"], [bad])
+    assert load_profile("real")["seg"]["max_epochs"] == 40  # the file is untouched
+    assert load_profile("real", ["cls#note=a b"])["cls"]["note"] == "a b"  # not JSON: text
+    for bad, why in (
+        ("nope#max_epochs=1", "no setting 'nope'"),
+        ("seg#max_epochs", "expected ID=VALUE"),
+        ("unknown=1", "no setting 'unknown'"),
+        ("cls_per_backbone#alexnet#max_epochs=3", "no section"),
+    ):
+        with pytest.raises(SettingError, match=why):
+            load_profile("real", [bad])
+    with pytest.raises(SettingError, match="no profile 'huge'"):
+        load_profile("huge")
 
 
 def test_modes_per_backbone_choose_the_main_tables_runs(tmp_path):
-    from monai_ext.tools.reproduce.study import StudyPaths, run_modes, study_steps, with_settings
+    from monai_ext.errors import SettingError
+    from monai_ext.tools.reproduce.profiles import run_modes
 
-    default = PROFILES["default"]
-    assert run_modes(default, "resnet50") == ["cxr", "lung", "no_lung"]
-    assert run_modes(default, "vgg19_bn") == run_modes(default, "efficientnet_b7") == ["lung"]
-    assert run_modes(default, "vgg19_bn", ("cxr", "no_lung")) == []  # --modes narrows it further
-    grid = with_settings(default, ["modes_per_backbone={}"])
+    lung_only = load_profile("default", ['modes_per_backbone={"vgg19_bn": ["lung"], "efficientnet_b7": ["lung"]}'])
+    assert run_modes(lung_only, "resnet50") == ["cxr", "lung", "no_lung"]
+    assert run_modes(lung_only, "vgg19_bn") == run_modes(lung_only, "efficientnet_b7") == ["lung"]
+    assert run_modes(lung_only, "vgg19_bn", ("cxr", "no_lung")) == []  # --modes narrows it further
+    grid = load_profile("default", ["modes_per_backbone={}"])
     assert run_modes(grid, "vgg19_bn") == ["cxr", "lung", "no_lung"]
-    text = with_settings(default, ["modes_per_backbone.vgg19_bn=cxr,no_lung"])
+    text = load_profile("default", ["modes_per_backbone#vgg19_bn=cxr,no_lung"])
     assert run_modes(text, "vgg19_bn") == ["cxr", "no_lung"]
-    with pytest.raises(ValueError, match=r"modes_per_backbone.vgg19_bn: \['lungs'\]"):
-        run_modes(with_settings(default, ["modes_per_backbone.vgg19_bn=lungs"]), "vgg19_bn")
+    with pytest.raises(SettingError, match=r"modes_per_backbone#vgg19_bn: \['lungs'\]"):
+        run_modes(load_profile("default", ["modes_per_backbone#vgg19_bn=lungs"]), "vgg19_bn")
+    default = lung_only
     paths = StudyPaths(run_dir=tmp_path, qu_ex=tmp_path / "q", covidx=tmp_path / "c", covidx_gt_masks=tmp_path / "g")
     trained = [s.name for s in study_steps(paths, default) if s.name.startswith("cls_") and s.name.endswith("_train")]
     assert trained == [

@@ -9,14 +9,6 @@ from monai_ext.bundle.locate import LARGE_FILES, find_bundle_root, large_file_en
 from monai_ext.bundle.lung_masks import LungMaskPredictor, PredictLungMaskD, PredictLungMaskd, PredictLungMaskDict
 from monai_ext.bundle.model_card import training_data_summary, write_model_card
 from monai_ext.bundle.model_folder import (
-    CALIBRATION_FILE,
-    CLASSES_FILE,
-    GATE_FEATURES_FILE,
-    GATE_FILE,
-    MODEL_CARD_FILE,
-    MODEL_FILE,
-    SETTINGS_FILE,
-    TORCHSCRIPT_FILE,
     ModelFolder,
     ModelSettingsError,
     read_model_folder,
@@ -27,15 +19,7 @@ from monai_ext.bundle.parsing import inference_parser
 from monai_ext.bundle.recalibration import Recalibration
 
 __all__ = [
-    "CALIBRATION_FILE",
-    "CLASSES_FILE",
-    "GATE_FEATURES_FILE",
-    "GATE_FILE",
     "LARGE_FILES",
-    "MODEL_CARD_FILE",
-    "MODEL_FILE",
-    "SETTINGS_FILE",
-    "TORCHSCRIPT_FILE",
     "LungMaskPredictor",
     "ModelFolder",
     "ModelSettingsError",

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monai_ext.bundle.model_folder import MODEL_FILE
+from monai_ext.constants import MODEL_FILE
 
 __all__ = ["bundle_command", "export_torchscript", "override_args"]
 

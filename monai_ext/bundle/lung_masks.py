@@ -12,9 +12,8 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import Compose, MapTransform
 
-from monai_ext.bundle.model_folder import MODEL_FILE
 from monai_ext.bundle.parsing import inference_parser
-from monai_ext.constants import Keys
+from monai_ext.constants import MODEL_FILE, Keys
 from monai_ext.networks import prepare_network
 from monai_ext.transforms.mask.dictionary import AsLabelImaged, SaveLungMaskd
 from monai_ext.transforms.mask.quality import LungMaskQualityd

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from monai_ext.bundle.model_folder import MODEL_CARD_FILE, read_model_folder
-from monai_ext.constants import CLS_BUNDLE, SPLITS, Keys
+from monai_ext.bundle.model_folder import read_model_folder
+from monai_ext.constants import CLS_BUNDLE, MODEL_CARD_FILE, SETTINGS_FILE, SPLITS, Keys
 from monai_ext.data.datalist import read_datalist
 from monai_ext.utils import atomic_path, file_sha256
 
@@ -96,7 +96,7 @@ def write_model_card(
         for split, part in data["splits"].items():
             lines.append(f"| {split} | {part['n']} | {_counts(part['classes'])} | {_counts(part['sources'])} |")
     else:
-        lines.append("Not recorded in this folder's settings.json.")
+        lines.append(f"Not recorded in this folder's {SETTINGS_FILE}.")
     lines += ["", "## Validation (the data list's validation split, never its test split)", ""]
     val = s.get("validation")
     if val:

@@ -33,7 +33,20 @@ from typing import Any
 import torch
 from jsonschema import Draft7Validator
 
-from monai_ext.constants import BUNDLE_NAMES, INPUT_MODES, positive_index
+from monai_ext.constants import (
+    BUNDLE_NAMES,
+    CALIBRATION_FILE,
+    CLASSES_FILE,
+    CLS_BUNDLE,
+    GATE_FEATURES_FILE,
+    GATE_FILE,
+    INPUT_MODES,
+    MODEL_FILE,
+    SEG_BUNDLE,
+    SETTINGS_FILE,
+    TORCHSCRIPT_FILE,
+    positive_index,
+)
 from monai_ext.errors import CXRError
 from monai_ext.gate.ood import FeatureDensity
 from monai_ext.metrics.calibration import TEMPERATURE_RANGE
@@ -41,17 +54,10 @@ from monai_ext.networks.backbones import BACKBONES
 from monai_ext.utils import file_sha256, write_json
 
 __all__ = [
-    "CALIBRATION_FILE",
-    "CLASSES_FILE",
-    "GATE_FEATURES_FILE",
-    "GATE_FILE",
     "IMAGE_SIZE_RANGE",
-    "MODEL_CARD_FILE",
-    "MODEL_FILE",
     "NO_CALIBRATION",
     "SCHEMAS",
-    "SETTINGS_FILE",
-    "TORCHSCRIPT_FILE",
+    "SETTING_DEFAULTS",
     "ModelFolder",
     "ModelSettingsError",
     "read_model_folder",
@@ -59,22 +65,15 @@ __all__ = [
     "write_model_settings",
 ]
 
-#: the weights (a plain state dict), as MONAI bundles name them
-MODEL_FILE = "model.pt"
-#: the weights exported to TorchScript (``python -m monai.bundle ckpt_export``)
-TORCHSCRIPT_FILE = "model.ts"
-#: the training run's settings, beside the weights
-SETTINGS_FILE = "settings.json"
-#: the class names of a model, in label order, beside the weights
-CLASSES_FILE = "classes.json"
-#: temperature and operating threshold fitted on validation, beside the weights
-CALIBRATION_FILE = "calibration.json"
-#: the input gate's out-of-distribution threshold and what it was set on (:mod:`monai_ext.gate`)
-GATE_FILE = "gate.json"
-#: the training features' density the gate measures distances with (plain tensors, read with weights_only)
-GATE_FEATURES_FILE = "gate_features.pt"
-#: the model card: what the model was trained on, how it scored, what it is for (written, never read back)
-MODEL_CARD_FILE = "MODEL_CARD.md"
+#: the settings a model folder's ``settings.json`` may lack (a folder written before they were recorded, or a
+#: bare ``model.pt``): each bundle's training default, which ``ModelFolder.setting`` falls back to (a test holds
+#: them equal to the bundles' ``train.json``)
+SETTING_DEFAULTS = {
+    SEG_BUNDLE: {"image_size": 256},
+    CLS_BUNDLE: {"backbone": "resnet50", "input_mode": "lung", "crop_to_lung": False, "image_size": 224},
+}
+#: :meth:`ModelFolder.setting` without a default of its own: the table's
+_TABLE = object()
 #: what inference and evaluation use when a model folder has no calibration: probabilities as they are, argmax
 NO_CALIBRATION = {"temperature": 1.0, "threshold": None, "positive_class": None}
 #: network input sides the bundles train and infer at: below 32 px the classifiers' last stage has no cells,
@@ -186,9 +185,11 @@ class ModelFolder:
         class_names: ``classes.json`` (None when there is none).
         calibration: ``calibration.json``, or :data:`NO_CALIBRATION` when there is none.
         gate: ``gate.json``, or None when there is none.
+        bundle: the bundle that read it (or that its ``settings.json`` names), for :data:`SETTING_DEFAULTS`.
     """
 
     path: Path
+    bundle: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     class_names: list[str] | None = None
     calibration: dict[str, Any] = field(default_factory=lambda: dict(NO_CALIBRATION))
@@ -204,9 +205,20 @@ class ModelFolder:
         """The exported weights, ``models/model.ts``."""
         return self.path / TORCHSCRIPT_FILE
 
-    def setting(self, name: str, default: Any) -> Any:
-        """The model's ``name`` setting; ``default`` when ``settings.json`` has none (or there is no file)."""
-        return self.settings.get(name, default)
+    def setting(self, name: str, default: Any = _TABLE) -> Any:
+        """The model's ``name`` setting; when ``settings.json`` has none (or there is no file), ``default``,
+        else the bundle's training default of :data:`SETTING_DEFAULTS`; refused when neither says."""
+        if name in self.settings:
+            return self.settings[name]
+        if default is not _TABLE:
+            return default
+        table = SETTING_DEFAULTS.get(self.bundle or self.settings.get("bundle"), {})
+        if name not in table:
+            raise ModelSettingsError(
+                f"{self.path / SETTINGS_FILE}: no {name} recorded, and none of {self.bundle or 'an unknown bundle'}'s "
+                "defaults: give it on the command line"
+            )
+        return table[name]
 
     def classes(self) -> list[str]:
         """The class names in label order; a folder without ``classes.json`` is refused."""
@@ -335,6 +347,7 @@ def read_model_folder(ckpt_dir: str | os.PathLike, bundle: str | None = None) ->
         )
     return ModelFolder(
         path=path,
+        bundle=bundle or (settings or {}).get("bundle"),
         settings=dict(settings or {}),
         class_names=None if classes is None else list(classes),
         calibration=dict(calibration) if calibration is not None else dict(NO_CALIBRATION),

@@ -17,17 +17,16 @@ import numpy as np
 import torch
 
 from monai_ext.bundle.model_card import write_model_card
-from monai_ext.bundle.model_folder import (
+from monai_ext.bundle.model_folder import ModelFolder, read_model_folder
+from monai_ext.constants import (
     CALIBRATION_FILE,
     CLASSES_FILE,
+    CLS_BUNDLE,
     GATE_FEATURES_FILE,
     GATE_FILE,
     MODEL_FILE,
     SETTINGS_FILE,
-    ModelFolder,
-    read_model_folder,
 )
-from monai_ext.constants import CLS_BUNDLE
 from monai_ext.errors import CXRError
 from monai_ext.gate import PenultimateFeatures, ood_threshold
 from monai_ext.metrics.calibration import fit_calibration

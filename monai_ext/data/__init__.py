@@ -12,8 +12,8 @@ from monai_ext.data.image_reader import (
 )
 from monai_ext.data.image_writer import mask_name_for, write_dicom_cr, write_png
 from monai_ext.data.inputs import (
-    MANIFEST_NAME,
     InputScan,
+    ManifestStatus,
     find_cxr_images,
     mask_lookup,
     mask_path_for,
@@ -22,15 +22,16 @@ from monai_ext.data.inputs import (
     scan_classification_inputs,
     scan_segmentation_inputs,
 )
-from monai_ext.data.output_dir import OutputDirBusyError, claim_output_dir, finish_output_dir, run_status
+from monai_ext.data.output_dir import OutputDirBusyError, RunStatus, claim_output_dir, finish_output_dir, run_status
 from monai_ext.data.paths import OutputCollisionError, output_names, refuse_outputs_over_inputs, resolve_inside
 
 __all__ = [
     "IMAGE_SUFFIXES",
-    "MANIFEST_NAME",
     "InputScan",
+    "ManifestStatus",
     "OutputCollisionError",
     "OutputDirBusyError",
+    "RunStatus",
     "claim_output_dir",
     "classification_items",
     "colourfulness",

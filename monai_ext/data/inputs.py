@@ -14,18 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monai_ext.constants import Keys
+from monai.utils import StrEnum
+
+from monai_ext.constants import MANIFEST_FILE, RUN_FILE, Keys
 from monai_ext.data.datalist import classification_items
 from monai_ext.data.image_reader import is_cxr_file, radiograph_problem, read_cxr
 from monai_ext.data.image_writer import mask_name_for
-from monai_ext.data.output_dir import RUN_FILE, run_status
+from monai_ext.data.output_dir import RunStatus, run_status
 from monai_ext.data.paths import link_problem, output_names, refuse_outputs_over_inputs, resolve_inside
 from monai_ext.errors import CXRError, CXRReadError, DataListError
 from monai_ext.utils import read_csv, write_csv
 
 __all__ = [
-    "MANIFEST_NAME",
     "InputScan",
+    "ManifestStatus",
     "find_cxr_images",
     "mask_lookup",
     "mask_path_for",
@@ -39,9 +41,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: the file, in a batch job's output folder, that lists every input with what was written or why it was skipped;
-#: a folder holding one is a project output and is never scanned as input
-MANIFEST_NAME = "manifest.csv"
+
+class ManifestStatus(StrEnum):
+    """An input's ``status`` in a batch job's manifest."""
+
+    WRITTEN = "written"  #: its output is on disk (``output``)
+    SKIPPED = "skipped"  #: not processed, for the ``reason`` given
+
+
 #: what a classification input without a lung mask file gets: a mask predicted on the fly, or skipped
 MISSING_MASK_POLICIES = ("predict", "skip")
 
@@ -63,11 +70,11 @@ class InputScan:
         if self.skipped:
             total = len(self.skipped) + len(self.items)
             logger.warning(
-                "%d of %d inputs skipped (listed with their reasons in %s)", len(self.skipped), total, MANIFEST_NAME
+                "%d of %d inputs skipped (listed with their reasons in %s)", len(self.skipped), total, MANIFEST_FILE
             )
         if not self.items:
             if output_dir is not None:
-                write_manifest(Path(output_dir) / MANIFEST_NAME, [], self.skipped)
+                write_manifest(Path(output_dir) / MANIFEST_FILE, [], self.skipped)
             first = "; ".join(f"{s['input']}: {s['reason']}" for s in self.skipped[:3])
             raise CXRError(f"{where}: no input to process ({len(self.skipped)} skipped{': ' + first if first else ''})")
 
@@ -77,7 +84,7 @@ def find_cxr_images(
 ) -> list[dict[str, str]]:
     """Items ``{"image", "name"}`` for every PNG/JPEG/DICOM file under ``folder`` (recursively, sorted by name).
 
-    Hidden files are left out. Folders in ``exclude`` and folders holding a :data:`MANIFEST_NAME` or a
+    Hidden files are left out. Folders in ``exclude`` and folders holding a :data:`MANIFEST_FILE` or a
     ``run.json`` (the outputs of an earlier job) are not entered. Links that loop, dangle or point outside ``folder`` and
     entries that are not regular files are recorded in ``scan`` (when given) with their reason.
     """
@@ -92,7 +99,7 @@ def find_cxr_images(
             d
             for d in dirnames
             if (here / d).resolve() not in excluded
-            and not (here / d / MANIFEST_NAME).is_file()
+            and not (here / d / MANIFEST_FILE).is_file()
             and not (here / d / RUN_FILE).is_file()
             and not d.startswith(".")
         )
@@ -147,7 +154,7 @@ MANIFEST_COLUMNS = ("input", "status", "output", "reason")
 
 def skipped_rows(skipped: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
     """Manifest rows (status ``skipped``, with the reason) of an input scan's skipped inputs."""
-    return [{"input": s["input"], "status": "skipped", "reason": s["reason"]} for s in skipped]
+    return [{"input": s["input"], "status": ManifestStatus.SKIPPED, "reason": s["reason"]} for s in skipped]
 
 
 def write_manifest(
@@ -163,8 +170,8 @@ def write_manifest(
 
 
 def read_manifest(folder: str | os.PathLike) -> list[dict[str, str]] | None:
-    """The rows of ``folder``'s :data:`MANIFEST_NAME`, or None when it has none."""
-    path = Path(folder) / MANIFEST_NAME
+    """The rows of ``folder``'s :data:`MANIFEST_FILE`, or None when it has none."""
+    path = Path(folder) / MANIFEST_FILE
     return read_csv(path) if path.is_file() else None
 
 
@@ -175,7 +182,7 @@ def mask_rows(mask_dir: str | os.PathLike) -> Mapping[str, Mapping[str, str]] | 
     if rows is None:
         return None
     status = run_status(mask_dir)
-    if status is not None and status["status"] != "complete":
+    if status is not None and status["status"] != RunStatus.COMPLETE:
         logger.warning(
             "%s: the segmentation job there is %s (process %s, started %s): only the %d masks its manifest lists "
             "as written are used",
@@ -183,9 +190,9 @@ def mask_rows(mask_dir: str | os.PathLike) -> Mapping[str, Mapping[str, str]] | 
             status["status"],
             status.get("pid", "?"),
             status.get("started", "?"),
-            sum(row.get("status") == "written" for row in rows),
+            sum(row.get("status") == ManifestStatus.WRITTEN for row in rows),
         )
-    return {row["input"]: row for row in rows if row.get("status") == "written" and row.get("output")}
+    return {row["input"]: row for row in rows if row.get("status") == ManifestStatus.WRITTEN and row.get("output")}
 
 
 def mask_lookup(mask_dir: str | os.PathLike) -> Mapping[str, str] | None:
@@ -207,7 +214,7 @@ def mask_path_for(mask_dir: str | os.PathLike, name: str, lookup: Mapping[str, s
     relative = lookup.get(name) if lookup is not None else mask_name_for(name)
     if not relative:
         return None
-    resolve_inside(mask_dir, relative, f"{Path(mask_dir) / MANIFEST_NAME}: the mask of {name!r}")
+    resolve_inside(mask_dir, relative, f"{Path(mask_dir) / MANIFEST_FILE}: the mask of {name!r}")
     return Path(mask_dir) / relative
 
 

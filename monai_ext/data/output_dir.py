@@ -24,12 +24,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from monai.utils import StrEnum
+
+from monai_ext.constants import LOCK_FILE, RUN_FILE
 from monai_ext.errors import CXRError
 
 __all__ = [
-    "LOCK_FILE",
-    "RUN_FILE",
     "OutputDirBusyError",
+    "RunStatus",
     "claim_output_dir",
     "finish_output_dir",
     "run_status",
@@ -37,10 +39,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: the lock a job holds on its output folder while it runs (hidden: never scanned as an input)
-LOCK_FILE = ".cxr-monai.lock"
-#: the job's record in its output folder: status, process, host, start and end times, command line
-RUN_FILE = "run.json"
+
+class RunStatus(StrEnum):
+    """A job's ``status`` in its output folder's run record."""
+
+    RUNNING = "running"  #: started, not finished (or killed: :func:`run_status` tells by the lock)
+    COMPLETE = "complete"  #: every output written
+
 
 #: the claims this process holds: folder -> open lock file (kept open: closing it releases the lock)
 _HELD: dict[Path, Any] = {}
@@ -97,7 +102,7 @@ def claim_output_dir(output_dir: str | os.PathLike, input_dir: str | os.PathLike
             "Wait for it to finish, or choose another output folder"
         ) from None
     earlier = _read_record(folder)
-    if earlier.get("status") == "running":
+    if earlier.get("status") == RunStatus.RUNNING:
         logger.warning(
             "%s: the job of process %s (started %s) did not finish; its outputs there are replaced as this job writes",
             folder,
@@ -106,7 +111,13 @@ def claim_output_dir(output_dir: str | os.PathLike, input_dir: str | os.PathLike
         )
     _HELD[folder] = lock
     write_json(
-        {"status": "running", "pid": os.getpid(), "host": socket.gethostname(), "started": _now(), "argv": sys.argv},
+        {
+            "status": RunStatus.RUNNING,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": _now(),
+            "argv": sys.argv,
+        },
         folder / RUN_FILE,
     )
     return folder
@@ -122,7 +133,7 @@ def finish_output_dir(output_dir: str | os.PathLike, **facts: Any) -> None:
     if lock is None:
         return
     record = _read_record(folder)
-    record.update(status="complete", finished=_now(), **facts)
+    record.update(status=RunStatus.COMPLETE, finished=_now(), **facts)
     write_json(record, folder / RUN_FILE)
     lock.close()
 
@@ -135,7 +146,7 @@ def run_status(output_dir: str | os.PathLike) -> dict[str, Any] | None:
     record = _read_record(folder)
     if not record:
         return None
-    if record.get("status") == "running" and not _locked(folder):
+    if record.get("status") == RunStatus.RUNNING and not _locked(folder):
         record["status"] = "interrupted"
     return record
 

@@ -3,7 +3,16 @@
 classifier's features to the training images' (:mod:`monai_ext.gate.ood`)."""
 
 from monai_ext.gate.checks import lung_geometry
-from monai_ext.gate.gate import ABSTAIN, CHECKS, GATE_FIELDS, MAX_TTA_DISAGREEMENT, GateResult, InputGate, image_checks
+from monai_ext.gate.gate import (
+    ABSTAIN,
+    CHECKS,
+    GATE_FIELDS,
+    MAX_TTA_DISAGREEMENT,
+    GateDecision,
+    GateResult,
+    InputGate,
+    image_checks,
+)
 from monai_ext.gate.ood import OOD_MARGIN, FeatureDensity, PenultimateFeatures, ledoit_wolf, ood_threshold
 
 __all__ = [
@@ -13,6 +22,7 @@ __all__ = [
     "MAX_TTA_DISAGREEMENT",
     "OOD_MARGIN",
     "FeatureDensity",
+    "GateDecision",
     "GateResult",
     "InputGate",
     "PenultimateFeatures",

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from monai.utils import StrEnum
 
 from monai_ext.gate.checks import (
     body_part_check,
@@ -47,13 +48,22 @@ __all__ = [
     "GATE_FIELDS",
     "GATE_PROBLEMS",
     "MAX_TTA_DISAGREEMENT",
+    "GateDecision",
     "GateResult",
     "InputGate",
     "image_checks",
 ]
 
-#: the decision of an input the gate does not answer on
-ABSTAIN = "abstain"
+
+class GateDecision(StrEnum):
+    """What the gate says of an input."""
+
+    ANSWER = "answer"  #: the classifier's decision stands
+    ABSTAIN = "abstain"  #: not assessable: no probability is given, the reasons are
+
+
+#: the decision of an input the gate does not answer on (a prediction's ``decision`` then reads this too)
+ABSTAIN = GateDecision.ABSTAIN
 #: the most the segmenter's test-time passes may disagree on the lungs (1 - IoU of their masks)
 MAX_TTA_DISAGREEMENT = 0.15
 #: where the preprocessing leaves the problems its checks found ("check: reason", "; "-joined)
@@ -209,7 +219,7 @@ class InputGate:
         if ood_distance is not None and self.ood_threshold is not None and ood_distance > self.ood_threshold:
             why = f"unlike the training images (feature distance {ood_distance:.1f} above {self.ood_threshold:.1f})"
             failed.append(("ood_distance", why))
-        return GateResult(ABSTAIN if failed else "answer", failed, scores)
+        return GateResult(GateDecision.ABSTAIN if failed else GateDecision.ANSWER, failed, scores)
 
 
 def _number(value: Any) -> float | None:

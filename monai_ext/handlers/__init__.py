@@ -16,7 +16,7 @@ from monai_ext.handlers.calibration import CalibrationFitter
 from monai_ext.handlers.checkpoint_files import latest_checkpoint
 from monai_ext.handlers.checkpoint_loader import LatestCheckpointLoader, ResumeMismatchError
 from monai_ext.handlers.checkpoint_saver import AtomicCheckpointSaver, AtomicDiskSaver
-from monai_ext.handlers.classification_writer import PREDICTIONS_FILE, ClassificationWriter, flatten_report
+from monai_ext.handlers.classification_writer import ClassificationWriter, flatten_report
 from monai_ext.handlers.early_stop import ResumableEarlyStopHandler
 from monai_ext.handlers.gate import GateFitter, InputGateHandler
 from monai_ext.handlers.manifest import FinishRun, InferenceManifest
@@ -30,7 +30,6 @@ from monai_ext.handlers.saliency import SaliencyWriter
 from monai_ext.handlers.scoring import LogLikelihood
 
 __all__ = [
-    "PREDICTIONS_FILE",
     "AtomicCheckpointSaver",
     "AtomicDiskSaver",
     "BestModelEvents",

@@ -16,7 +16,7 @@ import torch
 from ignite.engine import Engine, EventEnum, Events
 from ignite.handlers.checkpoint import CheckpointEvents
 
-from monai_ext.bundle.model_folder import MODEL_FILE
+from monai_ext.constants import MODEL_FILE
 from monai_ext.handlers.checkpoint_files import remove_stale_temporaries
 from monai_ext.metrics.intervals import bootstrap_mean
 from monai_ext.networks.weights import unwrap

@@ -10,10 +10,7 @@ from pathlib import Path
 import torch
 from ignite.engine import Engine, Events
 
-from monai_ext.bundle.model_folder import (
-    CALIBRATION_FILE,
-    MODEL_FILE,
-)
+from monai_ext.constants import CALIBRATION_FILE, MODEL_FILE
 from monai_ext.metrics.calibration import fit_calibration
 from monai_ext.networks.weights import temporary_weights, validation_outputs
 from monai_ext.utils import file_sha256, write_json

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from ignite.engine import Engine
 
-from monai_ext.constants import Keys, positive_index
+from monai_ext.constants import METRICS_CSV_FILE, METRICS_FILE, PREDICTIONS_FILE, Keys, positive_index
 from monai_ext.gate.gate import ABSTAIN
 from monai_ext.handlers.outputs import RowWriter, item_field, item_label, item_name
 from monai_ext.metrics.calibration import (
@@ -26,10 +26,8 @@ from monai_ext.metrics.calibration import (
 from monai_ext.metrics.classification import classification_report, decision_report, gate_report
 from monai_ext.utils import CSVRows, write_csv, write_json
 
-__all__ = ["PREDICTIONS_FILE", "PROB_PREFIX", "ClassificationWriter", "flatten_report", "prob_column"]
+__all__ = ["PROB_PREFIX", "ClassificationWriter", "flatten_report", "prob_column"]
 
-#: the file of a classification run's per-image probabilities and decisions
-PREDICTIONS_FILE = "predictions.csv"
 #: what a class's probability column in :data:`PREDICTIONS_FILE` starts with
 PROB_PREFIX = "prob_"
 
@@ -181,12 +179,12 @@ class ClassificationWriter(RowWriter):
                 str(s): classification_report(y[sources == s], probs[sources == s], self.class_names, self.n_bootstrap)
                 for s in sorted(set(sources))
             }
-        write_json(result, self.output_dir / "metrics.json")
+        write_json(result, self.output_dir / METRICS_FILE)
         scopes = {"overall": result["overall"], **{f"source={s}": r for s, r in result.get("per_source", {}).items()}}
         rows = [[scope, *row] for scope, report in scopes.items() for row in flatten_report(report)]
         write_csv(
             rows,
-            self.output_dir / "metrics.csv",
+            self.output_dir / METRICS_CSV_FILE,
             ["scope", "class", "metric", "value", "ci95_low", "ci95_high", "k", "n"],
         )
         return result

@@ -14,8 +14,7 @@ import torch
 from ignite.engine import Engine, Events
 from monai.data import DataLoader, Dataset
 
-from monai_ext.bundle.model_folder import GATE_FEATURES_FILE, GATE_FILE, MODEL_FILE
-from monai_ext.constants import Keys
+from monai_ext.constants import GATE_FEATURES_FILE, GATE_FILE, MODEL_FILE, Keys
 from monai_ext.gate import OOD_MARGIN, FeatureDensity, InputGate, PenultimateFeatures, ood_threshold
 from monai_ext.networks.classifier import feature_layer
 from monai_ext.networks.weights import temporary_weights

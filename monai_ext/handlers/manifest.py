@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ignite.engine import Engine, Events
 
-from monai_ext.constants import Keys
-from monai_ext.data.inputs import MANIFEST_COLUMNS, MANIFEST_NAME, skipped_rows, write_manifest
+from monai_ext.constants import MANIFEST_FILE, Keys
+from monai_ext.data.inputs import MANIFEST_COLUMNS, ManifestStatus, skipped_rows, write_manifest
 from monai_ext.data.output_dir import finish_output_dir
 from monai_ext.handlers.outputs import RowWriter, item_field
 from monai_ext.utils import CSVRows
@@ -43,7 +43,7 @@ class InferenceManifest(RowWriter):
         output: str = "",
         fields: Sequence[str] = (),
     ) -> None:
-        self.path = Path(output_dir) / MANIFEST_NAME
+        self.path = Path(output_dir) / MANIFEST_FILE
         self.skipped = list(skipped)
         self.output = output
         self.fields = list(fields)
@@ -59,7 +59,7 @@ class InferenceManifest(RowWriter):
             error = item_field(item, out, Keys.WRITE_ERROR)
             row = {
                 "input": item.get(Keys.NAME, ""),
-                "status": "skipped" if error else "written",
+                "status": ManifestStatus.SKIPPED if error else ManifestStatus.WRITTEN,
                 "output": "" if error else item.get(Keys.MASK_NAME) or self.output,
                 "reason": error,
             }

@@ -9,7 +9,8 @@ from pathlib import Path
 from ignite.engine import Engine, Events
 
 from monai_ext.bundle.model_card import training_data_summary, write_model_card
-from monai_ext.bundle.model_folder import SETTINGS_FILE, read_model_folder, write_model_settings
+from monai_ext.bundle.model_folder import read_model_folder, write_model_settings
+from monai_ext.constants import SETTINGS_FILE
 
 __all__ = ["ModelCardWriter"]
 

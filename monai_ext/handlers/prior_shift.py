@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_ext.constants import Keys
+from monai_ext.constants import PRIOR_SHIFT_FILE, PRIOR_SHIFT_PREDICTIONS_FILE, Keys
 from monai_ext.errors import CXRError
 from monai_ext.gate import ABSTAIN
 from monai_ext.handlers.classification_writer import prob_column
@@ -19,16 +19,12 @@ from monai_ext.metrics.calibration import adjust_to_prior, em_prior
 from monai_ext.metrics.intervals import percentile_interval
 from monai_ext.utils import file_sha256, read_csv, write_csv, write_json
 
-__all__ = ["MIN_PRIOR_SHIFT_IMAGES", "PRIOR_SHIFT_FILE", "PRIOR_SHIFT_PREDICTIONS", "PriorShift"]
+__all__ = ["MIN_PRIOR_SHIFT_IMAGES", "PriorShift"]
 
 logger = logging.getLogger(__name__)
 
 #: the fewest images the gate answered on that a prior is estimated from
 MIN_PRIOR_SHIFT_IMAGES = 20
-#: the estimate, beside the inference's predictions.csv
-PRIOR_SHIFT_FILE = "prior_shift.json"
-#: per image, the probabilities at the site's estimated prior
-PRIOR_SHIFT_PREDICTIONS = "predictions_prior_shift.csv"
 
 
 class PriorShift:
@@ -44,7 +40,7 @@ class PriorShift:
 
     Writes into ``output_dir``: :data:`PRIOR_SHIFT_FILE` (the calibrated prior, the site's estimate with
     its 95% percentile interval over resamples of the images, the number of images used and left out,
-    the iterations, the predictions file with its SHA-256, the date) and :data:`PRIOR_SHIFT_PREDICTIONS`
+    the iterations, the predictions file with its SHA-256, the date) and :data:`PRIOR_SHIFT_PREDICTIONS_FILE`
     (per image the probabilities before and at the site's prior).
 
     Args:
@@ -123,7 +119,7 @@ class PriorShift:
                 | {c: round(float(p), 6) for c, p in zip(at_site, row)}
                 for r, row in zip(rows, adjusted)
             ],
-            self.output_dir / PRIOR_SHIFT_PREDICTIONS,
+            self.output_dir / PRIOR_SHIFT_PREDICTIONS_FILE,
             [Keys.NAME, *before, *at_site],
         )
         write_json(record, self.output_dir / PRIOR_SHIFT_FILE)

@@ -13,7 +13,7 @@ import torch
 from ignite.engine import Engine
 from torch import nn
 
-from monai_ext.constants import Keys
+from monai_ext.constants import SALIENCY_FILE, SALIENCY_SUMMARY_FILE, Keys
 from monai_ext.data.image_writer import mask_name_for, write_png
 from monai_ext.data.paths import number_apart, output_names
 from monai_ext.handlers.outputs import RowWriter, item_label, item_name
@@ -166,5 +166,5 @@ class SaliencyWriter(RowWriter):
             ]
             for r in self.rows
         ]
-        write_csv(rows, self.output_dir / "saliency.csv", [Keys.NAME, "explained", "in_lung", "lung_area", "map"])
-        write_json(self.summary(), self.output_dir / "saliency.json")
+        write_csv(rows, self.output_dir / SALIENCY_FILE, [Keys.NAME, "explained", "in_lung", "lung_area", "map"])
+        write_json(self.summary(), self.output_dir / SALIENCY_SUMMARY_FILE)

@@ -27,6 +27,8 @@ class Backbone:
             penultimate features the input gate scores.
         saliency_layer: the layer whose activations Grad-CAM weighs (the last convolutional stage before
             pooling), as named inside :class:`~monai_ext.networks.TorchVisionClassifier`.
+        saliency_stride: input pixels per cell of that layer: a Grad-CAM map of an ``s`` px input has
+            ``s // saliency_stride`` cells a side.
     """
 
     name: str
@@ -35,6 +37,7 @@ class Backbone:
     weights: str
     head: str
     saliency_layer: str
+    saliency_stride: int
 
 
 #: backbone name -> :class:`Backbone`, in the study's order
@@ -42,9 +45,9 @@ BACKBONES: MappingProxyType[str, Backbone] = MappingProxyType(
     {
         b.name: b
         for b in (
-            Backbone("resnet50", "ResNet50", "resnet50", "ResNet50_Weights", "fc", "net.layer4"),
-            # the last ReLU of the features: features.52 is the max pooling
-            Backbone("vgg19_bn", "VGG19_bn", "vgg19_bn", "VGG19_BN_Weights", "classifier.6", "net.features.51"),
+            Backbone("resnet50", "ResNet50", "resnet50", "ResNet50_Weights", "fc", "net.layer4", 32),
+            # the last ReLU of the features, before their last max pooling (features.52): a stride of 16
+            Backbone("vgg19_bn", "VGG19_bn", "vgg19_bn", "VGG19_BN_Weights", "classifier.6", "net.features.51", 16),
             Backbone(
                 "efficientnet_b7",
                 "EfficientNet-B7",
@@ -52,6 +55,7 @@ BACKBONES: MappingProxyType[str, Backbone] = MappingProxyType(
                 "EfficientNet_B7_Weights",
                 "classifier.1",
                 "net.features.8",
+                32,
             ),
         )
     }

@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from monai_ext.bundle import bundle_command
-from monai_ext.constants import CLS_BUNDLE, REPO_ROOT
-from monai_ext.data import find_cxr_images, read_cxr, write_dicom_cr, write_png
+from monai_ext.constants import CLS_BUNDLE, MANIFEST_FILE, PREDICTIONS_FILE, REPO_ROOT
+from monai_ext.data import ManifestStatus, find_cxr_images, read_cxr, write_dicom_cr, write_png
 from monai_ext.errors import CXRReadError
+from monai_ext.gate import ABSTAIN
 from monai_ext.metrics.classification import wilson_interval
 from monai_ext.utils import read_csv, write_json
 
@@ -131,13 +132,13 @@ def _infer(folder: Path, cls_models: Path, seg_bundle: Path, out: Path, extra: l
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     decisions = (
-        {row["name"]: row["decision"] for row in read_csv(out / "predictions.csv")} if done.returncode == 0 else {}
+        {row["name"]: row["decision"] for row in read_csv(out / PREDICTIONS_FILE)} if done.returncode == 0 else {}
     )
     if done.returncode != 0 and "no input to process" not in done.stderr:
         raise RuntimeError(f"inference on {folder} failed:\n{done.stderr[-3000:]}")
-    for row in read_csv(out / "manifest.csv"):
-        if row["status"] == "skipped":
-            decisions[row["input"]] = "skipped"
+    for row in read_csv(out / MANIFEST_FILE):
+        if row["status"] == ManifestStatus.SKIPPED:
+            decisions[row["input"]] = ManifestStatus.SKIPPED
     return decisions
 
 
@@ -147,7 +148,7 @@ def measure(cxr: Path, cls_models: Path, seg_bundle: Path, out: Path, extra: lis
     report = {}
     for name, folder in folders.items():
         decisions = _infer(folder, cls_models, seg_bundle, out / "runs" / name, list(extra))
-        abstained = sum(d in ("abstain", "skipped") for d in decisions.values())
+        abstained = sum(d in (ABSTAIN, ManifestStatus.SKIPPED) for d in decisions.values())
         n = len(decisions)
         k = n - abstained if name == "real_cxr" else abstained
         report[name] = {
@@ -157,7 +158,7 @@ def measure(cxr: Path, cls_models: Path, seg_bundle: Path, out: Path, extra: lis
             "ci95": list(wilson_interval(k, n)),
             "k": k,
             "not_as_expected": sorted(
-                f for f, d in decisions.items() if (d in ("abstain", "skipped")) == (name == "real_cxr")
+                f for f, d in decisions.items() if (d in (ABSTAIN, ManifestStatus.SKIPPED)) == (name == "real_cxr")
             ),
         }
     others = [r for name, r in report.items() if name != "real_cxr"]

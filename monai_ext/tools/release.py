@@ -25,8 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from monai_ext.bundle import LARGE_FILES, MODEL_FILE, large_file_entries
-from monai_ext.constants import BUNDLE_NAMES
+from monai_ext.bundle import LARGE_FILES, large_file_entries
+from monai_ext.constants import BUNDLE_NAMES, MODEL_FILE
 from monai_ext.tools.weights import BUNDLES, present_weights
 from monai_ext.utils import atomic_path, file_sha256
 

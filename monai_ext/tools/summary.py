@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from monai_ext.bundle import MODEL_CARD_FILE
+from monai_ext.constants import METRICS_CSV_FILE, METRICS_FILE, METRICS_SUMMARY_FILE, MODEL_CARD_FILE, PREDICTIONS_FILE
 
 __all__ = ["demo_summary"]
 
@@ -38,7 +38,7 @@ def demo_summary(seg_eval: Path, cls_eval: Path, masks: Path | None = None, mode
         "",
         "Demo finished. Synthetic data: these figures show that the pipeline works, not how well it reads real radiographs.",
     ]
-    seg = _read(seg_eval / "metrics_summary.json")
+    seg = _read(seg_eval / METRICS_SUMMARY_FILE)
     if seg and "val_mean_dice" in seg.get("per_image", {}):
         dice = seg["per_image"]["val_mean_dice"]
         lines.append(
@@ -46,7 +46,7 @@ def demo_summary(seg_eval: Path, cls_eval: Path, masks: Path | None = None, mode
         )
     else:
         lines.append(f"  lung segmentation: no figures in {seg_eval} (did its evaluation run?)")
-    cls = _read(cls_eval / "metrics.json")
+    cls = _read(cls_eval / METRICS_FILE)
     if cls:
         overall = cls["overall"]
         acc, auc = overall["accuracy"], overall["auc"]
@@ -64,8 +64,8 @@ def demo_summary(seg_eval: Path, cls_eval: Path, masks: Path | None = None, mode
     else:
         lines.append(f"  COVID-19 classification: no figures in {cls_eval} (did its evaluation run?)")
     lines.append("  files:")
-    lines.append(f"    segmentation figures  {seg_eval / 'metrics_summary.json'}")
-    lines.append(f"    classification figures {cls_eval / 'metrics.json'} (and metrics.csv, predictions.csv)")
+    lines.append(f"    segmentation figures  {seg_eval / METRICS_SUMMARY_FILE}")
+    lines.append(f"    classification figures {cls_eval / METRICS_FILE} (and {METRICS_CSV_FILE}, {PREDICTIONS_FILE})")
     if masks is not None:
         lines.append(f"    predicted lung masks  {masks} ({sum(1 for _ in masks.rglob('*.png'))} PNG)")
     for folder in models or []:

@@ -27,17 +27,10 @@ from pathlib import Path
 
 import torch
 
-from monai_ext.bundle import (
-    LARGE_FILES,
-    MODEL_FILE,
-    ModelSettingsError,
-    bundle_command,
-    large_file_entries,
-    read_model_folder,
-)
+from monai_ext.bundle import LARGE_FILES, ModelSettingsError, bundle_command, large_file_entries, read_model_folder
 from monai_ext.bundle.model_card import write_model_card
 from monai_ext.bundle.model_folder import write_model_settings
-from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
+from monai_ext.constants import CLS_BUNDLE, MODEL_FILE, REPO_ROOT, SEG_BUNDLE, SETTINGS_FILE
 from monai_ext.tools.data_lists import build_covidx, write_datalist
 from monai_ext.utils import atomic_path, file_sha256
 
@@ -146,10 +139,10 @@ def present_weights(bundle: Path) -> str | None:
     except ModelSettingsError:
         settings = {}
     if settings.get("model_sha256") == digest:
-        return "present, trained by this project (sha256 as its settings.json records)"
+        return f"present, trained by this project (sha256 as its {SETTINGS_FILE} records)"
     raise SystemExit(
         f"{weights}: sha256 {digest} is neither the released file's ({', '.join(released) or 'none listed'} in "
-        f"{bundle / LARGE_FILES}) nor the one its settings.json records: not kept, not replaced. Move it away "
+        f"{bundle / LARGE_FILES}) nor the one its {SETTINGS_FILE} records: not kept, not replaced. Move it away "
         "(make weights then downloads or trains weights), or train it with the bundle's training command"
     )
 

@@ -27,14 +27,8 @@ from pathlib import Path
 import torch
 
 from monai_ext import bundle as bundle_package
-from monai_ext.bundle import (
-    LARGE_FILES,
-    MODEL_FILE,
-    bundle_command,
-    export_torchscript,
-    inference_parser,
-    large_file_entries,
-)
+from monai_ext.bundle import LARGE_FILES, bundle_command, export_torchscript, inference_parser, large_file_entries
+from monai_ext.constants import MODEL_FILE, TORCHSCRIPT_FILE
 from monai_ext.utils import file_sha256, git_files
 
 __all__ = ["CHECKS", "MAX_FILE_BYTES", "REQUIRED_FILES", "SCHEMA", "model_zoo_ci", "verify_bundle"]
@@ -62,7 +56,7 @@ def check_files(bundle: Path) -> list[str]:
     problems = [f"missing {name}" for name in REQUIRED_FILES if not (bundle / name).is_file()]
     listed = {entry.get("path") for entry in large_file_entries(bundle)}
     if f"models/{MODEL_FILE}" not in listed and not (bundle / "models" / MODEL_FILE).is_file():
-        problems.append(f"models/model.pt is neither in the bundle nor listed in {LARGE_FILES}")
+        problems.append(f"models/{MODEL_FILE} is neither in the bundle nor listed in {LARGE_FILES}")
     return problems
 
 
@@ -228,7 +222,7 @@ def check_export(bundle: Path) -> list[str]:
         if not ckpt.is_file():
             ckpt = Path(tmp) / MODEL_FILE
             torch.save(parser.get_parsed_content(NET_ID).state_dict(), ckpt)
-        ts_file = Path(tmp) / "model.ts"
+        ts_file = Path(tmp) / TORCHSCRIPT_FILE
         problems = _cli_problems(export_torchscript(bundle, ts_file, ckpt, NET_ID), "ckpt_export")
         if problems:
             return problems
@@ -304,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"         {problem}")
             failed += bool(problems)
         if not (bundle / "models" / MODEL_FILE).is_file():
-            print("  note: no models/model.pt here; ckpt_export used a freshly initialised network")
+            print(f"  note: no models/{MODEL_FILE} here; ckpt_export used a freshly initialised network")
     print("all checks passed" if not failed else f"{failed} check(s) failed")
     return 1 if failed else 0
 

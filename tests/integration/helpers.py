@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from checkout import bundle_source
 
-from monai_ext.bundle import CALIBRATION_FILE, inference_parser
-from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
+from monai_ext.bundle import inference_parser
+from monai_ext.constants import CALIBRATION_FILE, CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
 from monai_ext.utils import file_sha256, write_json
 
 SEG, CLS = SEG_BUNDLE, CLS_BUNDLE

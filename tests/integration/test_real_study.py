@@ -22,10 +22,10 @@ def test_real_profile_runs_end_to_end_on_the_real_development_sample(tmp_path):
 
     dev = shared_data("cxr-dev")
     out = tmp_path / "real"
-    quick = ["seg.max_epochs=1", "seg.image_size=64", "cls.max_epochs=1", "cls.image_size=32", "n_bootstrap=50"]
-    quick += ["shortcut.n=40", "shortcut.size=64"]
-    quick += ["gate=null", "shortcut.recalibrate=null"]  # both run in the tiny profile's study
-    offline = ["seg.pretrained=false", "cls.pretrained=false"]
+    quick = ["seg#max_epochs=1", "seg#image_size=64", "cls#max_epochs=1", "cls#image_size=32", "n_bootstrap=50"]
+    quick += ["shortcut#n=40", "shortcut#size=64"]
+    quick += ["gate=null", "shortcut#recalibrate=null"]  # both run in the tiny profile's study
+    offline = ["seg#pretrained=false", "cls#pretrained=false"]
     argv = ["--profile", "real", "--qu-ex", str(dev / "lung-seg"), "--covidx", str(dev / "covidx")]
     assert main([*argv, "--out", str(out), "--backbones", "resnet50", "--set", *quick, *offline]) == 0
     summary = (out / "summary.md").read_text()

@@ -28,7 +28,7 @@ from monai_ext.apps.deploy.operators import (
     LungSegmentationOperator,
 )
 from monai_ext.bundle import find_bundle_root
-from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE, Keys
+from monai_ext.constants import CLS_BUNDLE, SEG_BUNDLE, TORCHSCRIPT_FILE, Keys
 from monai_ext.utils import file_sha256
 
 __all__ = ["CLS", "SEG", "CXRDeployApp"]
@@ -58,8 +58,8 @@ class CXRDeployApp(Application):
     def model_ids(self, models: Path) -> dict[str, str]:
         """What each DICOM output is a function of, besides its radiograph: the weights (SHA-256 of each
         TorchScript), the classifier's model folder (calibration, gate) and whether the gate was on."""
-        seg = file_sha256(models / SEG / "model.ts")
-        cls = file_sha256(models / CLS / "model.ts")
+        seg = file_sha256(models / SEG / TORCHSCRIPT_FILE)
+        cls = file_sha256(models / CLS / TORCHSCRIPT_FILE)
         folder = ",".join(f"{p.name}={file_sha256(p)}" for p in sorted((self.cls_bundle / "models").glob("*.json")))
         return {
             "lung_seg": seg,
@@ -82,7 +82,7 @@ class CXRDeployApp(Application):
             self,
             app_context=app_context,
             model_name=SEG,
-            bundle_path=models / SEG / "model.ts",
+            bundle_path=models / SEG / TORCHSCRIPT_FILE,
             name="lung_segmentation",
             input_mapping=[IOMapping(Keys.IMAGE, Image, IOType.IN_MEMORY)],
             output_mapping=[IOMapping(Keys.PRED, Image, IOType.IN_MEMORY)],
@@ -90,7 +90,7 @@ class CXRDeployApp(Application):
         classifier = CovidClassifierOperator(
             self,
             bundle_dir=self.cls_bundle,
-            model_file=models / CLS / "model.ts",
+            model_file=models / CLS / TORCHSCRIPT_FILE,
             device=self.device,
             saliency=self.saliency,
             gate=self.gate,

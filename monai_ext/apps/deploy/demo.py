@@ -21,6 +21,7 @@ from pydicom.data import get_testdata_file
 
 from monai_ext.apps.deploy.app import CLS, SEG
 from monai_ext.bundle import default_data_path, export_torchscript, find_bundle_root
+from monai_ext.constants import TORCHSCRIPT_FILE
 from monai_ext.tools.synthetic import ensure_default_data
 
 __all__ = ["export_models", "make_input_folder", "run_demo"]
@@ -47,7 +48,7 @@ def export_models(models: Path, seg_bundle: Path | None = None, cls_bundle: Path
     """Both bundles' weights as TorchScript (configs embedded) in the SDK's layout of several models:
     ``models/<bundle>/model.ts``; the bundles found as :func:`~monai_ext.bundle.find_bundle_root` does."""
     for bundle, name in ((seg_bundle, SEG), (cls_bundle, CLS)):
-        export_torchscript(Path(bundle or find_bundle_root(name)), models / name / "model.ts").check_returncode()
+        export_torchscript(Path(bundle or find_bundle_root(name)), models / name / TORCHSCRIPT_FILE).check_returncode()
     return models
 
 

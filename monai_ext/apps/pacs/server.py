@@ -33,6 +33,8 @@ __all__ = ["ORTHANC_CONFIG", "OrthancServer", "PACSServerError", "dicomweb_plugi
 
 #: the fixed settings of the project's Orthanc (kept in the repository, merged with the run file)
 ORTHANC_CONFIG = Path(__file__).with_name("orthanc.json")
+#: the settings of this server's run (storage, port, plugin), beside :data:`ORTHANC_CONFIG` in ``<storage>/config/``
+ORTHANC_RUN_CONFIG = "orthanc-run.json"
 #: where Debian's orthanc-dicomweb puts its plugin (the first that exists is used)
 PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc", "/usr/local/share/orthanc/plugins")
 PLUGIN_NAME = "libOrthancDicomWeb.so"
@@ -108,7 +110,7 @@ class OrthancServer:
         db = self.storage / "db"
         run = {"StorageDirectory": str(db), "IndexDirectory": str(db), "HttpPort": self.port}
         run["Plugins"] = [str(dicomweb_plugin())]
-        write_json(run, folder / "run.json")
+        write_json(run, folder / ORTHANC_RUN_CONFIG)
         return folder
 
     def answers(self, timeout: float = 2) -> bool:

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from monai_ext.bundle import MODEL_FILE, inference_parser, write_class_names
-from monai_ext.constants import BINARY_CLASSES, CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
+from monai_ext.bundle import inference_parser, write_class_names
+from monai_ext.constants import BINARY_CLASSES, CLS_BUNDLE, MODEL_FILE, REPO_ROOT, SEG_BUNDLE
 
 __all__ = ["folder_throughput"]
 

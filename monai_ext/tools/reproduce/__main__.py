@@ -1,4 +1,4 @@
-"""``python -m monai_ext.tools.reproduce [--profile default|real|tiny] [--qu-ex DIR] [--covidx DIR] [--out DIR] [--force] [--test-sources A,B] [--set S.K=V ...]``
+"""``python -m monai_ext.tools.reproduce [--profile default|real|tiny] [--qu-ex DIR] [--covidx DIR] [--out DIR] [--force] [--test-sources A,B] [--set ID=VALUE ...]``
 
 Runs the whole study through the bundles' own commands and writes ``<out>/summary.md``.
 """
@@ -11,10 +11,14 @@ import time
 from pathlib import Path
 
 from monai_ext.constants import INPUT_MODES, REPO_ROOT, SYNTHETIC_ROOT
+from monai_ext.errors import SettingError
 from monai_ext.networks import BACKBONES, SEGMENTER, PretrainedWeightsError, require_pretrained
+from monai_ext.tools.reproduce.bundle_steps import module_step
+from monai_ext.tools.reproduce.paths import StudyPaths
+from monai_ext.tools.reproduce.profiles import DEFAULT_PROFILE, PROFILES, cls_settings, load_profile
 from monai_ext.tools.reproduce.report import write_report
-from monai_ext.tools.reproduce.steps import Step, StepFailed, StepRunner
-from monai_ext.tools.reproduce.study import PROFILES, StudyPaths, cls_settings, study_steps, with_settings
+from monai_ext.tools.reproduce.steps import StepFailed, StepRunner
+from monai_ext.tools.reproduce.study import study_steps
 from monai_ext.tools.synthetic.dataset import DEFAULTS
 
 
@@ -22,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m monai_ext.tools.reproduce", description=__doc__.split("\n\n")[1])
     parser.add_argument(
         "--profile",
-        choices=sorted(PROFILES),
-        default="default",
+        choices=PROFILES,
+        default=DEFAULT_PROFILE,
         help="default: synthetic data, minutes on a CPU; real: settings close to the study; tiny: tests",
     )
     parser.add_argument(
@@ -45,14 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         "--set",
         nargs="+",
         default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="change a profile setting, e.g. seg.max_epochs=1 cls.image_size=64 cls.pretrained=false "
-        "(values read as JSON, else as text; recorded in the report's settings)",
+        metavar="ID=VALUE",
+        help="change a profile setting in MONAI's id syntax, e.g. seg#max_epochs=1 cls#image_size=64 "
+        "cls#pretrained=false (values read as JSON, else as text; recorded in the report's settings)",
     )
     args = parser.parse_args(argv)
     try:
-        profile = with_settings(PROFILES[args.profile], args.set)
-    except ValueError as e:
+        profile = load_profile(args.profile, args.set)
+    except SettingError as e:
         parser.error(str(e))
     if args.test_sources:
         profile["test_sources"] = args.test_sources
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         for backbone in args.backbones:
             require_pretrained(cls_settings(profile, backbone)["pretrained"], backbone)
     except PretrainedWeightsError as e:
-        print(f"error: {e} (in the study: --set seg.pretrained=false cls.pretrained=false)", file=sys.stderr)
+        print(f"error: {e} (in the study: --set seg#pretrained=false cls#pretrained=false)", file=sys.stderr)
         return 1
     run_dir = Path(args.out or REPO_ROOT / "results" / args.profile).resolve()
     runner = StepRunner(run_dir, force=args.force, log=lambda m: print(m, flush=True))
@@ -72,16 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.qu_ex is None or args.covidx is None:
             root = SYNTHETIC_ROOT if synthetic == DEFAULTS else run_dir / "data"
             runner.run(
-                Step(
-                    name="synthetic",
-                    command=[
-                        sys.executable,
-                        "-m",
-                        "monai_ext.tools.synthetic",
-                        "--out",
-                        str(root),
-                        *[f"--{k.replace('_', '-')}={v}" for k, v in synthetic.items()],
-                    ],
+                module_step(
+                    "synthetic",
+                    "monai_ext.tools.synthetic",
+                    ["--out", root, *[f"--{k.replace('_', '-')}={v}" for k, v in synthetic.items()]],
                     outputs=[root / "synthetic.json"],
                     settings=synthetic,
                 )

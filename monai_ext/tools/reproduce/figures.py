@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from monai_ext.constants import positive_index
+from monai_ext.constants import PREDICTIONS_FILE, SALIENCY_FILE, positive_index
 from monai_ext.data.image_reader import read_cxr
 from monai_ext.data.inputs import mask_lookup, mask_path_for
-from monai_ext.handlers.classification_writer import PREDICTIONS_FILE, PROB_PREFIX, prob_column
+from monai_ext.handlers.classification_writer import PROB_PREFIX, prob_column
 from monai_ext.metrics.classification import roc_curve
+from monai_ext.tools.reproduce.paths import StudyPaths
 from monai_ext.tools.reproduce.results import per_image
-from monai_ext.tools.reproduce.study import StudyPaths
 from monai_ext.utils import atomic_path, read_csv
 
 __all__ = ["draw_figures"]
@@ -32,8 +32,8 @@ def _saliency_picks(paths: StudyPaths, backbones, modes, per_class: int = 2) -> 
     for backbone in backbones:
         for mode in modes:
             folder = paths.cls(backbone, mode) / "eval"
-            if (folder / "saliency.csv").is_file() and (folder / "predictions.csv").is_file():
-                rows = sorted(read_csv(folder / "predictions.csv"), key=lambda r: r["name"])
+            if (folder / SALIENCY_FILE).is_file() and (folder / PREDICTIONS_FILE).is_file():
+                rows = sorted(read_csv(folder / PREDICTIONS_FILE), key=lambda r: r["name"])
                 classes = sorted({r.get("true", "") for r in rows})
                 return [
                     (r["name"], c) for c in classes for r in [r for r in rows if r.get("true", "") == c][:per_class]
@@ -127,10 +127,10 @@ def draw_figures(paths: StudyPaths, results: dict[str, Any], backbones, modes, o
     # Grad-CAM overlays of the same test images for every run
     picks = _saliency_picks(paths, backbones, modes)
     if picks:
-        rows = [(b, m) for b in backbones for m in modes if (paths.cls(b, m) / "eval" / "saliency.csv").is_file()]
+        rows = [(b, m) for b in backbones for m in modes if (paths.cls(b, m) / "eval" / SALIENCY_FILE).is_file()]
         fig, axes = plt.subplots(len(rows), len(picks), figsize=(1.9 * len(picks), 2.0 * len(rows)), squeeze=False)
         for i, (backbone, mode) in enumerate(rows):
-            maps = {r["name"]: r for r in read_csv(paths.cls(backbone, mode) / "eval" / "saliency.csv")}
+            maps = {r["name"]: r for r in read_csv(paths.cls(backbone, mode) / "eval" / SALIENCY_FILE)}
             for j, (name, truth) in enumerate(picks):
                 ax, row = axes[i][j], maps.get(name)
                 ax.axis("off")

@@ -8,17 +8,23 @@ import os
 import platform
 import subprocess
 from pathlib import Path
+from string import Template
 from typing import Any
 
+import monai
 import numpy as np
+import torch
+import torchvision
 
 from monai_ext.constants import INPUT_MODES, REPO_ROOT, positive_index
+from monai_ext.networks.backbones import BACKBONES
 from monai_ext.tools.bench.machine import gemm_line, machine_info
 from monai_ext.tools.gate_targets import SETS as GATE_SETS
 from monai_ext.tools.reproduce.figures import draw_figures
+from monai_ext.tools.reproduce.paths import StudyPaths, split_run_name
 from monai_ext.tools.reproduce.probe import shortcut_probe
+from monai_ext.tools.reproduce.profiles import cls_settings, run_modes, test_sources
 from monai_ext.tools.reproduce.results import collect_results
-from monai_ext.tools.reproduce.study import StudyPaths, cls_settings, run_modes, split_run_name, test_sources
 from monai_ext.utils import atomic_path, file_sha256, write_csv, write_json
 
 __all__ = ["write_report"]
@@ -305,10 +311,6 @@ def _source_section(results: dict[str, Any]) -> str:
 
 
 def _manifest(paths: StudyPaths, profile_name: str, profile: dict, times: dict[str, float]) -> dict[str, Any]:
-    import monai
-    import torch
-    import torchvision
-
     def git(*args: str) -> str:
         try:
             return subprocess.run(
@@ -412,6 +414,58 @@ def _data_note(paths: StudyPaths) -> str:
     )
 
 
+def _threshold_rule(results: dict[str, Any]) -> str:
+    """How the runs' thresholds were placed, as their ``calibration.json`` files record it."""
+    rules = set()
+    for run in results.get("classification", {}).values():
+        calibration = run.get("calibration") or {}
+        method = calibration.get("threshold_method")
+        if method == "youden":
+            rules.add("Youden's J")
+        elif method == "sensitivity":
+            rules.add(f"the most specific reaching sensitivity {calibration['target_sensitivity']:g}")
+        elif calibration:
+            rules.add("none: more than two classes, argmax")
+    return "; ".join(sorted(rules)) or "none fitted"
+
+
+def _calibration_resamples(results: dict[str, Any]) -> str:
+    """The number of resamples behind the runs' temperature and threshold intervals, from their files."""
+    counts = {
+        str(run["calibration"]["bootstrap"])
+        for run in results.get("classification", {}).values()
+        if (run.get("calibration") or {}).get("bootstrap") is not None
+    }
+    return " / ".join(sorted(counts)) or "no"
+
+
+def _map_cells(profile: dict, backbones) -> str:
+    """Each backbone's Grad-CAM map size at the profile's input size (:attr:`Backbone.saliency_stride`)."""
+    sizes = []
+    for backbone in backbones:
+        size = cls_settings(profile, backbone)["image_size"]
+        cells = size // BACKBONES[backbone].saliency_stride
+        sizes.append(f"{BACKBONES[backbone].display_name} {cells} x {cells} at {size} px")
+    return ", ".join(sizes)
+
+
+def _manifest_lines(manifest: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"- device: {manifest['device']}, {manifest['cpu']}; {gemm_line(manifest['gemm_gflops'])} (measured as the report was written)",
+            f"- versions: {', '.join(f'{k} {v}' for k, v in manifest['versions'].items())}",
+            f"- git commit: {manifest['git_commit']}",
+            f"- seeds: {manifest['seeds']}",
+            f"- data lists (sha256): {', '.join(f'{k} {v[:12]}' for k, v in manifest['data_list_sha256'].items())}",
+            f"- wall time: {manifest['wall_time_total_s']:.0f} s in all; per step in `manifest.json`",
+        ]
+    )
+
+
+#: the report's prose, with a ``$name`` for each part this module fills in (:class:`string.Template`)
+REPORT_TEMPLATE = Path(__file__).with_name("report.md")
+
+
 def write_report(
     paths: StudyPaths, profile_name: str, profile: dict, times: dict[str, float], backbones, modes
 ) -> Path:
@@ -435,101 +489,30 @@ def write_report(
     write_csv(flat[1:], paths.run_dir / "results.csv", flat[0])
     write_json(results, paths.run_dir / "results.json")
     write_json(manifest, paths.run_dir / "manifest.json")
-    text = f"""# Study report: {profile_name}
-
-{_data_note(paths)}Two stages, as the published study: FPN-DenseNet121 lung segmentation, then COVID-19 classification
-on the original CXR, the segmented lung (image x mask) and the CXR without lung (image x inverted mask).
-Test split only; validation (patient-grouped) chose every checkpoint. Figures are percentages with
-95% intervals: Wilson for accuracy, recall and precision; bootstrap for F1 and ROC AUC. Recall,
-precision and F1 are of the positive class.
-
-## Settings
-
-{_settings_section(profile, backbones, modes)}
-
-## Classification (test split)
-
-{table}{_held_out_sources_section(results, profile)}
-
-## Segmentation (test split)
-
-{seg_line}{_per_class_dice(seg)}
-
-## Operating threshold and calibration (fitted on validation, applied to test)
-
-Each classifier's temperature (temperature scaling) and positive-class threshold (Youden's J) come
-from the validation split alone, with their 95% interval over 200 resamples of the validation images
-(a wide one says the split is too small to place the threshold); the test figures at 0.5 stand beside
-those at the saved threshold. Brier score and expected calibration error (ECE) are of the test
-probabilities before and after temperature scaling.
-
-{_calibration_section(results)}
-
-## `lung` against `no_lung`: a probe for shortcuts outside the lungs
-
-A classifier shown the radiograph **without its lungs** should be at chance if it reads lung disease.
-
-{_shortcut_section(results, backbones) or "Needs both the lung and no_lung runs."}
-
-## Where the models look
-
-Grad-CAM (MONAI's `GradCAM`, on each backbone's last convolutional stage) of the predicted class for
-every test image: the share of the map inside the lung mask, against the lungs' share of the image (a
-map spread evenly would score that). A share well above the lungs' area says the decision rests on the
-lungs; one at or below it, beside a `no_lung` run above chance, says it rests elsewhere. A map that is
-zero everywhere (no part of the layer argues for the class) is not measured. The maps are coarse: the
-last stage has one cell per 32 input pixels ("map cells"), so at 64 px (the default profile) a map has
-2 x 2 cells and cannot tell the lungs from the rest: there its share sits near the lungs' area whatever
-the model does, and only the real profile's 256 px (8 x 8 cells) makes it a finding. A `lung` model's
-map may also fall on the blacked-out background. Overlays of the same test images for every run:
-`figures/saliency_grid.png`; one per image under each run's `eval/saliency/`.
-
-{_saliency_section(results)}
-
-## A shortcut caught: one hospital's marker, another hospital's test
-
-{_shortcut_experiment_section(results)}
-
-## A new site's recalibration
-
-The trained hospital's models at the second hospital, refitted without retraining on a few of its own
-labelled images (the bundle's `recalibrate`: temperature and operating threshold, and the input gate's
-threshold), and judged on the rest of its images, before and after:
-
-{_recalibration_section(results)}
-
-## The input gate: not assessable instead of a probability
-
-Each input passes the gate before a decision (header, colour, lung mask: plausible, upright, not
-inverted; the segmenter's test-time agreement; the classifier's features against the training images').
-On the test split, the share of images it abstained on, the accuracy on those it answered, and the
-accuracy counting an abstention as an error; on images that are not chest radiographs (other
-modalities and body parts, natural images, test radiographs inverted, turned by 90 degrees and upside
-down: `gate/sets`), the share abstained on, overall and per set, with Wilson 95% intervals:
-
-{_gate_section(results)}
-
-## Leave one source out
-
-{_leave_one_source_out_section(results)}
-
-## Per source
-
-{_source_section(results)}
-
-## Figures
-
-{chr(10).join(f"- [{f}](figures/{f})" for f in figures)}
-
-## Manifest
-
-- device: {manifest["device"]}, {manifest["cpu"]}; {gemm_line(manifest["gemm_gflops"])} (measured as the report was written)
-- versions: {", ".join(f"{k} {v}" for k, v in manifest["versions"].items())}
-- git commit: {manifest["git_commit"]}
-- seeds: {manifest["seeds"]}
-- data lists (sha256): {", ".join(f"{k} {v[:12]}" for k, v in manifest["data_list_sha256"].items())}
-- wall time: {manifest["wall_time_total_s"]:.0f} s in all; per step in `manifest.json`
-"""
+    fields = {
+        "profile_name": profile_name,
+        "data_note": _data_note(paths),
+        "n_bootstrap": profile["n_bootstrap"],
+        "settings": _settings_section(profile, backbones, modes),
+        "table": table,
+        "held_out_sources": _held_out_sources_section(results, profile),
+        "segmentation": seg_line,
+        "per_class_dice": _per_class_dice(seg),
+        "threshold_rule": _threshold_rule(results),
+        "calibration_resamples": _calibration_resamples(results),
+        "calibration": _calibration_section(results),
+        "shortcut_probe": _shortcut_section(results, backbones) or "Needs both the lung and no_lung runs.",
+        "map_cells": _map_cells(profile, backbones),
+        "saliency": _saliency_section(results),
+        "shortcut_experiment": _shortcut_experiment_section(results),
+        "recalibration": _recalibration_section(results),
+        "gate": _gate_section(results),
+        "leave_one_source_out": _leave_one_source_out_section(results),
+        "per_source": _source_section(results),
+        "figures": "\n".join(f"- [{f}](figures/{f})" for f in figures),
+        "manifest": _manifest_lines(manifest),
+    }
+    text = Template(REPORT_TEMPLATE.read_text()).substitute(fields)
     with atomic_path(paths.run_dir / "summary.md") as tmp:
         tmp.write_text(text)
     return paths.run_dir / "summary.md"

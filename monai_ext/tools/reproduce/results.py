@@ -9,13 +9,23 @@ from typing import Any
 
 import numpy as np
 
-from monai_ext.bundle.model_folder import CALIBRATION_FILE
-from monai_ext.constants import positive_index
-from monai_ext.handlers.classification_writer import PREDICTIONS_FILE
-from monai_ext.handlers.prior_shift import PRIOR_SHIFT_FILE, PRIOR_SHIFT_PREDICTIONS
+from monai_ext.constants import (
+    CALIBRATION_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    METRICS_SUMMARY_FILE,
+    PREDICTIONS_FILE,
+    PRIOR_SHIFT_FILE,
+    PRIOR_SHIFT_PREDICTIONS_FILE,
+    SALIENCY_SUMMARY_FILE,
+    positive_index,
+)
+from monai_ext.data import ManifestStatus
+from monai_ext.gate import ABSTAIN
 from monai_ext.metrics.classification import wilson_interval
 from monai_ext.metrics.intervals import bootstrap_mean
-from monai_ext.tools.reproduce.study import StudyPaths
+from monai_ext.tools.reproduce.paths import StudyPaths
+from monai_ext.tools.synthetic.hospitals import HOSPITALS_FILE
 from monai_ext.utils import read_csv
 
 __all__ = ["collect_results", "gate_results", "headline", "in_and_out_of_source", "per_image", "site_recalibration"]
@@ -52,7 +62,7 @@ def in_and_out_of_source(experiment: Path) -> dict[str, dict[str, Any]]:
     for run in sorted(experiment.glob("cls/*_*")):
         figures = {}
         for name, folder in (("in_source", "eval_in_source"), ("out_of_source", "eval")):
-            metrics_file, saliency = run / folder / "metrics.json", run / folder / "saliency.json"
+            metrics_file, saliency = run / folder / METRICS_FILE, run / folder / SALIENCY_SUMMARY_FILE
             if metrics_file.is_file():
                 overall = json.loads(metrics_file.read_text())["overall"]
                 figures[name] = {"headline": headline(overall), "n": overall["n"]}
@@ -69,14 +79,14 @@ def gate_results(run: Path, metrics: dict[str, Any]) -> dict[str, Any] | None:
     are not chest radiographs (``run/gate``: abstained on, overall and per set, an image the reader
     refused counting as abstained on); None when the run had no gate."""
     out: dict[str, Any] = {"test": metrics["overall"].get("gating")}
-    manifest = run / "gate" / "manifest.csv"
+    manifest = run / "gate" / MANIFEST_FILE
     if manifest.is_file():
-        decisions = {r["input"]: "abstain" if r["status"] == "skipped" else "" for r in read_csv(manifest)}
-        if (run / "gate" / "predictions.csv").is_file():
-            decisions |= {r["name"]: r["decision"] for r in read_csv(run / "gate" / "predictions.csv")}
+        decisions = {r["input"]: ABSTAIN if r["status"] == ManifestStatus.SKIPPED else "" for r in read_csv(manifest)}
+        if (run / "gate" / PREDICTIONS_FILE).is_file():
+            decisions |= {r["name"]: r["decision"] for r in read_csv(run / "gate" / PREDICTIONS_FILE)}
         sets: dict[str, list[bool]] = {}
         for name, decision in decisions.items():
-            sets.setdefault(name.split("/")[0], []).append(decision == "abstain")
+            sets.setdefault(name.split("/")[0], []).append(decision == ABSTAIN)
         out["not_chest"] = {
             name: _share(sum(v), len(v)) for name, v in [("all", [x for v in sets.values() for x in v]), *sets.items()]
         }
@@ -105,7 +115,7 @@ def site_recalibration(experiment: Path) -> dict[str, dict[str, Any]]:
     for run in sorted(experiment.glob("cls/*_*")):
         figures = {}
         for name in ("before", "after"):
-            metrics = run / f"eval_site_{name}" / "metrics.json"
+            metrics = run / f"eval_site_{name}" / METRICS_FILE
             if metrics.is_file():
                 overall = json.loads(metrics.read_text())["overall"]
                 calibration = overall["calibration"]
@@ -122,7 +132,7 @@ def site_recalibration(experiment: Path) -> dict[str, dict[str, Any]]:
                 figures["prior_shift"] = json.loads(prior.read_text())
                 figures["prior_shift"]["true_positive_share"] = _positive_share(
                     run / "eval_site_before" / PREDICTIONS_FILE,
-                    run / "prior_site" / PRIOR_SHIFT_PREDICTIONS,
+                    run / "prior_site" / PRIOR_SHIFT_PREDICTIONS_FILE,
                     list(figures["prior_shift"]["site_prior"]),
                 )
             out[run.name] = figures
@@ -134,11 +144,11 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
     results: dict[str, Any] = {"classification": {}, "segmentation": {}}
     for backbone in backbones:
         for mode in modes:
-            metrics_file = paths.cls(backbone, mode) / "eval" / "metrics.json"
+            metrics_file = paths.cls(backbone, mode) / "eval" / METRICS_FILE
             if metrics_file.is_file():
                 metrics = json.loads(metrics_file.read_text())
                 calibration = paths.cls(backbone, mode) / "models" / CALIBRATION_FILE
-                saliency = paths.cls(backbone, mode) / "eval" / "saliency.json"
+                saliency = paths.cls(backbone, mode) / "eval" / SALIENCY_SUMMARY_FILE
                 results["classification"][f"{backbone}/{mode}"] = {
                     "backbone": backbone,
                     "input_mode": mode,
@@ -150,7 +160,7 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
                     "gate": gate_results(paths.cls(backbone, mode), metrics),
                 }
     shortcut = in_and_out_of_source(paths.shortcut)
-    hospitals = paths.shortcut / "data" / "hospitals.json"
+    hospitals = paths.shortcut_data / HOSPITALS_FILE
     if shortcut and hospitals.is_file():
         results["shortcut"] = {"hospitals": json.loads(hospitals.read_text()), "runs": shortcut}
         if recalibrated := site_recalibration(paths.shortcut):
@@ -161,7 +171,7 @@ def collect_results(paths: StudyPaths, backbones, modes) -> dict[str, Any]:
     loso = {d.name: runs for d in sorted(paths.run_dir.glob("loso/*")) if (runs := in_and_out_of_source(d))}
     if loso:
         results["leave_one_source_out"] = loso
-    summary_file = paths.seg / "eval" / "metrics_summary.json"
+    summary_file = paths.seg / "eval" / METRICS_SUMMARY_FILE
     if summary_file.is_file():
         seg = json.loads(summary_file.read_text())
         out = {"summary": seg}

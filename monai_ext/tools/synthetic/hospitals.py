@@ -18,7 +18,10 @@ from monai_ext.tools.synthetic.dataset import BINARY_CLASS, _mask_png, _rng, _wr
 from monai_ext.tools.synthetic.phantom import CLASSES, make_phantom
 from monai_ext.utils import atomic_path, write_json
 
-__all__ = ["HOSPITALS", "burn_marker", "write_two_hospitals"]
+__all__ = ["HOSPITALS", "HOSPITALS_FILE", "burn_marker", "write_two_hospitals"]
+
+#: the two hospitals' settings and marker counts, beside their images
+HOSPITALS_FILE = "hospitals.json"
 
 #: per hospital: the chance of a marker on a positive and on a negative image, and how its images are made
 HOSPITALS = {
@@ -50,7 +53,7 @@ def _shift(array: np.ndarray, dy: int, dx: int) -> np.ndarray:
 def write_two_hospitals(out: str | os.PathLike, n: int, size: int, seed: int) -> dict:
     """``out/covidx`` (COVIDx CXR-3 layout, binary lists, sources ``hospital-a`` and ``hospital-b``, half the
     images each; every fifth patient of each class in the test list), ``out/covidx-lung-gt`` (true masks) and
-    ``out/hospitals.json`` (the settings of :data:`HOSPITALS` and the marker counts per hospital and class).
+    ``out/`` :data:`HOSPITALS_FILE` (the settings of :data:`HOSPITALS` and the marker counts per hospital and class).
 
     Hold ``hospital-b`` out whole (``data_lists covidx --test-sources hospital-b``) to train on the first
     hospital and test on the second. The same arguments give the same bytes.
@@ -87,5 +90,5 @@ def write_two_hospitals(out: str | os.PathLike, n: int, size: int, seed: int) ->
     manifest = {"generator": "monai_ext.tools.synthetic.hospitals", "seed": seed, "size": size, "n": n}
     manifest["hospitals"] = HOSPITALS
     manifest["markers"] = {h: {c: {"marked": m, "n": t} for c, (m, t) in v.items()} for h, v in markers.items()}
-    write_json(manifest, out / "hospitals.json")
+    write_json(manifest, out / HOSPITALS_FILE)
     return manifest

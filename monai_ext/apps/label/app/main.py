@@ -36,8 +36,7 @@ from monai_ext.apps.label.tasks import (
     model_files,
 )
 from monai_ext.apps.pacs.client import PACS
-from monai_ext.bundle import MODEL_FILE
-from monai_ext.constants import CLS_BUNDLE, REPO_ROOT, SEG_BUNDLE
+from monai_ext.constants import CLS_BUNDLE, MODEL_FILE, REPO_ROOT, SEG_BUNDLE
 
 logger = logging.getLogger(__name__)
 
