@@ -1,4 +1,5 @@
-"""Small helpers shared by the writers: atomic file replacement, CSV that spreadsheets read as text, hashing."""
+"""Small helpers shared by the writers and checkers: atomic file replacement, CSV that spreadsheets read as text,
+hashing, and jsonschema's errors in words (:func:`schema_problems`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft7Validator
+
 __all__ = [
     "NEW_FILE_MODE",
     "NEW_FOLDER_MODE",
@@ -23,6 +26,7 @@ __all__ = [
     "csv_cell",
     "file_sha256",
     "read_csv",
+    "schema_problems",
     "write_csv",
     "write_json",
 ]
@@ -188,3 +192,51 @@ def git_files(folder: str | os.PathLike) -> list[Path] | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return sorted({folder / name for name in out.split("\0") if name and (folder / name).is_file()})
+
+
+def _allowed(error) -> str:
+    """What a jsonschema ``error`` allows, in words: the schema's own ``allowed`` words where it gives them."""
+    rule, value = error.validator, error.validator_value
+    if rule == "additionalProperties":
+        return (
+            f"{error.schema.get('allowed', 'not taken here')} (allowed: {sorted(error.schema.get('properties', {}))})"
+        )
+    if isinstance(error.schema, Mapping) and "allowed" in error.schema:
+        return error.schema["allowed"]
+    if rule == "type":
+        kinds = value if isinstance(value, list) else [value]
+        return "must be " + " or ".join({"null": "null", "integer": "an integer"}.get(k, f"a {k}") for k in kinds)
+    words = {
+        "minimum": f"must be at least {value}",
+        "exclusiveMinimum": f"must be above {value}",
+        "maximum": f"must be at most {value}",
+        "enum": f"must be one of {value}",
+        "minItems": f"must have at least {value} items",
+        "uniqueItems": "must not repeat a name",
+        "minLength": "must not be empty",
+        "pattern": f"must match {value}",
+        "required": "is missing",
+    }
+    return words.get(rule, error.message)
+
+
+def _field(error) -> str:
+    if error.validator == "required":
+        return ", ".join(name for name in error.validator_value if name not in (error.instance or {}))
+    if error.validator == "additionalProperties":
+        return ", ".join(sorted(set(error.instance) - set(error.schema.get("properties", {}))))
+    return ".".join(str(p) for p in error.absolute_path) or "(the whole file)"
+
+
+def schema_problems(schema: Mapping[str, Any], content: Any) -> list[tuple[str, Any, str]]:
+    """Every way ``content`` breaks the JSON Schema ``schema`` (draft 7), one per field, sorted by field:
+    ``(field, the value, what is allowed in words)``; the value is None for a missing or unknown field. The
+    one translation of jsonschema's errors that the model folder's and the MONAI Label requests' checks report.
+    A schema may give its own words for what it allows (an ``allowed`` key beside its rules)."""
+    problems: dict[str, tuple[str, Any, str]] = {}
+    for error in sorted(Draft7Validator(schema).iter_errors(content), key=lambda e: [str(p) for p in e.absolute_path]):
+        field = _field(error)
+        if field not in problems:  # the first rule a field breaks says what it must be
+            shown = None if error.validator in ("required", "additionalProperties") else error.instance
+            problems[field] = (field, shown, _allowed(error))
+    return list(problems.values())

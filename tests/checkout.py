@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from monai_ext.bundle import model_folder as mf
+from monai_ext import constants as mf
 from monai_ext.constants import REPO_ROOT
 from monai_ext.utils import git_files
 

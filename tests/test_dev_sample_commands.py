@@ -17,7 +17,7 @@ from checkout import bundle_source
 from conftest import run_cli, shared_data
 from documented import command
 
-from monai_ext.bundle import model_folder as mf
+from monai_ext import constants as mf
 
 SHORTER = " --max_epochs 1 --image_size 64 --num_workers 0"
 

@@ -56,7 +56,7 @@ def test_a_good_inference_request_is_parsed_to_its_types():
         ("model_filename", "../../other/models/model.pt", "must be one of ['model.pt']"),
         ("save_label", "maybe", "must be true or false"),
         ("saliency", "%train#saliency", "must not start with $ @ %"),
-        ("roi_size", [96, 96], "are not taken by this server"),
+        ("roi_size", [96, 96], "not taken by this server"),
     ],
 )
 def test_hostile_inference_fields_are_refused_naming_the_field(field, value, words):
@@ -88,7 +88,7 @@ def test_a_task_checks_its_request_itself_whoever_calls_it(tmp_path):
         ("image", str(tmp_path / "missing.png"), "must be an image file on this server"),
         ("model_filename", "../../other/models/model.pt", "must be one of ['model.pt']"),
         ("description", ["@x"], "must not start with $ @ %"),
-        ("roi_size", [96, 96], "are not taken by this server"),
+        ("roi_size", [96, 96], "not taken by this server"),
     ]:
         with pytest.raises(RequestError) as raised:
             check_task_request({**request, field: value}, MODELS)
@@ -136,7 +136,7 @@ def test_a_good_training_request_is_parsed_and_empty_options_left_to_the_default
         ("run_id", "initialize", "must be one of ['', 'run', 'training']"),
         ("gpus", "0;rm", "must be 'all' or GPU indices"),
         ("bundle_path", "/elsewhere", "must be the bundle this task trains"),
-        ("train#dataset#data", [], "are not taken by this server"),
+        ("train#dataset#data", [], "not taken by this server"),
     ],
 )
 def test_hostile_training_fields_are_refused_naming_the_field(tmp_path, field, value, words):

@@ -163,7 +163,7 @@ def test_profiles_are_files_read_by_monai_and_set_takes_monai_ids():
     real = load_profile("real")
     assert real["seg"]["max_epochs"] == 40 and real["val_fraction"] == 0.1
     assert real["n_bootstrap"] == load_profile("default")["n_bootstrap"]  # not in real.json: the default's
-    assert real["shortcut"]["n"] == 480 and real["shortcut"]["backbone"] == "resnet50"  # shortcut#n over the default's
+    assert real["shortcut"] == load_profile("default")["shortcut"]  # not in real.json either
     changed = load_profile(
         "real", ["seg#max_epochs=1", "cls#pretrained=false", "cls_per_backbone#vgg19_bn#batch_size=4"]
     )
@@ -172,6 +172,8 @@ def test_profiles_are_files_read_by_monai_and_set_takes_monai_ids():
         cls_settings(changed, "vgg19_bn")["batch_size"] == 4 and cls_settings(changed, "resnet50")["batch_size"] == 16
     )
     assert load_profile("real")["seg"]["max_epochs"] == 40  # the file is untouched
+    smaller = load_profile("default", ["shortcut#n=100"])["shortcut"]  # an id sets one key, keeps its siblings
+    assert smaller == {**load_profile("default")["shortcut"], "n": 100}
     assert load_profile("real", ["cls#note=a b"])["cls"]["note"] == "a b"  # not JSON: text
     for bad, why in (
         ("nope#max_epochs=1", "no setting 'nope'"),

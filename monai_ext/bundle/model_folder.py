@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from jsonschema import Draft7Validator
 
 from monai_ext.constants import (
     BUNDLE_NAMES,
@@ -51,7 +50,7 @@ from monai_ext.errors import CXRError
 from monai_ext.gate.ood import FeatureDensity
 from monai_ext.metrics.calibration import TEMPERATURE_RANGE
 from monai_ext.networks.backbones import BACKBONES
-from monai_ext.utils import file_sha256, write_json
+from monai_ext.utils import file_sha256, schema_problems, write_json
 
 __all__ = [
     "IMAGE_SIZE_RANGE",
@@ -129,33 +128,6 @@ class ModelSettingsError(CXRError):
     contradicts the settings it was trained with."""
 
 
-def _allowed(error) -> str:
-    """What a jsonschema ``error`` allows, in words."""
-    rule, value = error.validator, error.validator_value
-    if rule == "type":
-        kinds = value if isinstance(value, list) else [value]
-        return "must be " + " or ".join({"null": "null", "integer": "an integer"}.get(k, f"a {k}") for k in kinds)
-    words = {
-        "minimum": f"must be at least {value}",
-        "exclusiveMinimum": f"must be above {value}",
-        "maximum": f"must be at most {value}",
-        "enum": f"must be one of {value}",
-        "minItems": f"must have at least {value} items",
-        "uniqueItems": "must not repeat a name",
-        "minLength": "must not be empty",
-        "pattern": f"must match {value}",
-        "required": "is missing",
-    }
-    return words.get(rule, error.message)
-
-
-def _field(error) -> str:
-    if error.validator == "required":
-        missing = [name for name in error.validator_value if name not in (error.instance or {})]
-        return ", ".join(missing)
-    return ".".join(str(p) for p in error.absolute_path) or "(the whole file)"
-
-
 def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -168,11 +140,10 @@ def _load_json(path: Path) -> Any:
 def validate_file(name: str, content: Any, path: Path) -> list[str]:
     """Every way ``content`` (of the model-folder file ``name``) breaks its schema, one line each, naming
     ``path``, the field, the value and what is allowed."""
-    problems = []
-    for error in sorted(Draft7Validator(SCHEMAS[name]).iter_errors(content), key=lambda e: list(e.absolute_path)):
-        shown = "" if error.validator == "required" else f" = {json.dumps(error.instance)}"
-        problems.append(f"{path}: {_field(error)}{shown}: {_allowed(error)}")
-    return problems
+    return [
+        f"{path}: {field}{'' if shown is None else f' = {json.dumps(shown)}'}: {allowed}"
+        for field, shown, allowed in schema_problems(SCHEMAS[name], content)
+    ]
 
 
 @dataclass

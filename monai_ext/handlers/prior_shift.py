@@ -16,7 +16,7 @@ from monai_ext.errors import CXRError
 from monai_ext.gate import ABSTAIN
 from monai_ext.handlers.classification_writer import prob_column
 from monai_ext.metrics.calibration import adjust_to_prior, em_prior
-from monai_ext.metrics.intervals import percentile_interval
+from monai_ext.metrics.intervals import bootstrap_indices, percentile_interval
 from monai_ext.utils import file_sha256, read_csv, write_csv, write_json
 
 __all__ = ["MIN_PRIOR_SHIFT_IMAGES", "PriorShift"]
@@ -91,9 +91,8 @@ class PriorShift:
         """Estimate and write; returns the path of :data:`PRIOR_SHIFT_FILE`."""
         rows, probs, left_out = self._answered()
         estimate, iterations = em_prior(probs, self.prior)
-        rng = np.random.default_rng(self.seed)
         boot = [
-            em_prior(probs[rng.integers(0, len(probs), len(probs))], self.prior)[0] for _ in range(self.n_bootstrap)
+            em_prior(probs[idx], self.prior)[0] for idx in bootstrap_indices(len(probs), self.n_bootstrap, self.seed)
         ]
         adjusted = adjust_to_prior(probs, self.prior, estimate)
         record = {

@@ -17,6 +17,7 @@ from scipy.special import log_softmax, softmax
 
 from monai_ext.constants import positive_index
 from monai_ext.metrics.classification import classification_report, decision_report
+from monai_ext.metrics.intervals import bootstrap_indices, percentile_interval
 
 __all__ = [
     "adjust_to_prior",
@@ -129,7 +130,11 @@ def reliability_curve(probs: np.ndarray, labels: Sequence[int], n_bins: int = 10
 
 
 def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], n_bins: int = 10) -> float:
-    """Top-label ECE: the image-weighted mean of |accuracy - confidence| over :func:`reliability_curve`'s bins."""
+    """Top-label ECE: the image-weighted mean of |accuracy - confidence| over :func:`reliability_curve`'s bins.
+
+    Not MONAI's ``CalibrationErrorMetric``: that one is class-wise (each class's probability against its
+    one-hot label, per image), while the report's reliability diagrams and the temperature fit are of the
+    decision made, the top label's confidence; one figure must match its diagram."""
     bins = reliability_curve(probs, labels, n_bins)
     n = sum(b["n"] for b in bins)
     return float(sum(b["n"] * abs(b["accuracy"] - b["confidence"]) for b in bins) / n)
@@ -139,11 +144,8 @@ def ece_interval(
     probs: np.ndarray, labels: Sequence[int], n_bootstrap: int = 1000, seed: int = 0
 ) -> list[float | None]:
     """The 95% percentile interval of :func:`expected_calibration_error` over ``n_bootstrap`` resamples of the images."""
-    from monai_ext.metrics.intervals import percentile_interval
-
     probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=int)
-    rng = np.random.default_rng(seed)
-    samples = [rng.integers(0, len(labels), len(labels)) for _ in range(n_bootstrap)]
+    samples = bootstrap_indices(len(labels), n_bootstrap, seed)
     return percentile_interval([expected_calibration_error(probs[i], labels[i]) for i in samples])
 
 
@@ -189,8 +191,7 @@ def fit_calibration(
         return t, threshold_for_sensitivity(positive, scores, target_sensitivity)
 
     temperature, threshold = fit(np.arange(len(labels)))
-    rng = np.random.default_rng(seed)
-    boot = [fit(rng.integers(0, len(labels), len(labels))) for _ in range(n_bootstrap)]
+    boot = [fit(idx) for idx in bootstrap_indices(len(labels), n_bootstrap, seed)]
     before, after = softmax(logits, axis=1), softmax(logits / temperature, axis=1)
     report = classification_report(labels, after, class_names, n_bootstrap=n_bootstrap, seed=seed)
     figures = {"accuracy": report["accuracy"], "auc": report["auc"]}

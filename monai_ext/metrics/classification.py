@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
+import torch
+from monai.metrics import compute_roc_auc
 
 from monai_ext.constants import positive_index
-from monai_ext.metrics.intervals import percentile_interval
+from monai_ext.metrics.intervals import bootstrap_indices, percentile_interval
 
 __all__ = [
     "classification_report",
@@ -37,13 +38,13 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float | None, float
 
 
 def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney U, ties counted half); None when one class is absent."""
+    """Area under the ROC curve by MONAI's :func:`monai.metrics.compute_roc_auc` (the figure training's
+    ``ROCAUC`` validation metric reports; ties count half); None when one class is absent."""
     positive = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
+    if positive.all() or not positive.any():
         return None
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    scores = torch.as_tensor(np.asarray(scores, dtype=np.float64))
+    return float(compute_roc_auc(scores, torch.as_tensor(positive.astype(np.int64))))
 
 
 def roc_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,10 +129,8 @@ def classification_report(
             return None
         return float(np.average(values, weights=weights))
 
-    rng = np.random.default_rng(seed)
     boot_auc, boot_f1, boot_class_f1 = [], [], []
-    for _ in range(n_bootstrap):
-        idx = rng.integers(0, n, n)
+    for idx in bootstrap_indices(n, n_bootstrap, seed):
         auc = _auc_summary(y_true[idx], probs[idx])
         if auc is not None:
             boot_auc.append(auc)

@@ -193,7 +193,7 @@ def test_hostile_training_fields_are_refused_and_run_nothing(server, marker):
         ({"max_epochs": 1, "tracking": "mlflow", "tracking_uri": "http://example.org"}, "tracking"),
         ({"max_epochs": 1, "run_id": "initialize"}, "run_id"),
         ({"max_epochs": 1, "model_filename": "/tmp/evil.pt"}, "model_filename"),
-        ({"max_epochs": 1, "train#dataset#data": []}, "are not taken by this server"),
+        ({"max_epochs": 1, "train#dataset#data": []}, "not taken by this server"),
     ):
         assert field in _refused(url, json_body=params), params
     assert not marker.exists()

@@ -7,8 +7,11 @@ joins ``label_tag`` and ``model_filename`` into paths. So each request is checke
 sees it (:func:`check_infer_request`, :func:`check_train_request`): every field must be one this
 project's tasks take, of its type and range (``device`` is ``cpu`` or ``cuda[:N]``; numbers and
 booleans are parsed as such), image ids are datastore ids, label tags plain names, model files the
-bundle's own; the checked request holds only the parsed values. Anything else is refused with a
-:class:`RequestError` that names the field, the value and what is allowed.
+bundle's own; the checked request holds only the parsed values. Each kind of request is a JSON Schema
+(``additionalProperties: false``) whose problems are put in words by the same translator as a model
+folder's (:func:`monai_ext.utils.schema_problems`); what needs the server's state (the datastore's ids, a
+file, the bundle a task trains) is checked after it. Anything else is refused with a :class:`RequestError`
+that names every field at fault, its value and what is allowed.
 
 Pure Python: the core environment tests it without MONAI Label installed.
 """
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_ext.errors import CXRError
+from monai_ext.utils import schema_problems
 
 __all__ = [
     "DEVICE_PATTERN",
@@ -52,75 +56,77 @@ class RequestError(CXRError):
 
 
 def _refuse(name: str, value: Any, allowed: str) -> RequestError:
-    shown = repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
-    return RequestError(f"request field {name!r} = {shown}: {allowed}")
+    return RequestError(f"request field {name!r} = {_shown(value)}: {allowed}")
 
 
-def _device(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not DEVICE_PATTERN.fullmatch(value):
-        raise _refuse(name, value, "must be 'cpu', 'cuda' or 'cuda:N'")
-    return value
+# The fields' JSON Schemas (draft 7): types, patterns, ranges and options, each with its ``allowed`` words
+# (:func:`monai_ext.utils.schema_problems` reports them); what needs the server's state (an image id the
+# datastore holds, a file on disk, the bundle a task trains) is checked by a function after.
+DEVICE = {"type": "string", "pattern": f"^({DEVICE_PATTERN.pattern})$", "allowed": "must be 'cpu', 'cuda' or 'cuda:N'"}
+BOOLEAN = {"type": "boolean", "allowed": "must be true or false"}
+PLAIN = {
+    "type": "string",
+    "pattern": f"^{PLAIN_NAME.pattern}$",
+    "not": {"pattern": "\\.\\."},
+    "allowed": "must be a plain name (letters, digits, '._ ()+=,-'; no path)",
+}
+GPUS = {
+    "type": "string",
+    "pattern": "^(all|[0-9]{1,2}(,[0-9]{1,2}){0,15})$",
+    "allowed": "must be 'all' or GPU indices such as '0,1'",
+}
+TEXT = {"type": "string", "allowed": "must be a string"}
+ANY = {}  #: checked by a function after the schema (image ids, files, the bundle)
 
 
-def _boolean(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-        return value.lower() in ("true", "1", "yes")
-    raise _refuse(name, value, "must be true or false")
+def integer(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high, "allowed": f"must be an integer from {low} to {high}"}
 
 
-def _integer(low: int, high: int) -> Callable[[str, Any], int]:
-    def parse(name: str, value: Any) -> int:
-        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _refuse(name, value, f"must be an integer from {low} to {high}")
-        return value
-
-    return parse
+def number(low: float, high: float, also: tuple[float, ...] = ()) -> dict[str, Any]:
+    extra = f" (or {', '.join(map(str, also))})" if also else ""
+    return {
+        "anyOf": [{"type": "number", "minimum": low, "maximum": high}, {"enum": list(also)}],
+        "allowed": f"must be a number from {low} to {high}{extra}",
+    }
 
 
-def _number(low: float, high: float, also: tuple[float, ...] = ()) -> Callable[[str, Any], float]:
-    def parse(name: str, value: Any) -> float:
-        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}(\.[0-9]{1,9})?", value):
-            value = float(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _refuse(name, value, f"must be a number from {low} to {high}")
-        if not (low <= value <= high or value in also):
-            extra = f" (or {', '.join(map(str, also))})" if also else ""
-            raise _refuse(name, value, f"must be a number from {low} to {high}{extra}")
+def one_of(*options: Any) -> dict[str, Any]:
+    return {"enum": list(options)}
+
+
+def _request_schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A request's schema: only these fields (``additionalProperties: false``), each as its schema says."""
+    return {
+        "type": "object",
+        "properties": dict(properties),
+        "additionalProperties": False,
+        "allowed": "is not taken by this server",
+    }
+
+
+def _parsed(schema: Mapping[str, Any], value: Any) -> Any:
+    """``value`` as the field's schema types it: a form's ``"3"``, ``"0.5"`` or ``"true"`` parsed as a
+    number or boolean; an option sent as a list (MONAI Label's clients do) taken as its first item."""
+    kind = schema.get("type") or ("number" if any(s.get("type") == "number" for s in schema.get("anyOf", [])) else None)
+    if isinstance(value, str):
+        if kind == "integer" and re.fullmatch(r"-?[0-9]{1,9}", value):
+            return int(value)
+        if kind == "number" and re.fullmatch(r"-?[0-9]{1,9}(\.[0-9]{1,9})?", value):
+            return float(value)
+        if kind == "boolean" and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+    if "enum" in schema and isinstance(value, list) and value:
+        return value[0]
+    if kind == "number" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-
-    return parse
-
-
-def _one_of(*options: Any) -> Callable[[str, Any], Any]:
-    def parse(name: str, value: Any) -> Any:
-        if isinstance(value, list) and value:  # MONAI Label's clients send a chosen option as a list's first item
-            value = value[0]
-        if value not in options:
-            raise _refuse(name, value, f"must be one of {list(options)}")
-        return value
-
-    return parse
-
-
-def _plain(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not PLAIN_NAME.fullmatch(value) or ".." in value:
-        raise _refuse(name, value, "must be a plain name (letters, digits, '._ ()+=,-'; no path)")
-    return value
-
-
-def _gpus(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"all|[0-9]{1,2}(,[0-9]{1,2}){0,15}", value):
-        raise _refuse(name, value, "must be 'all' or GPU indices such as '0,1'")
     return value
 
 
 def check_label_tag(tag: Any, name: str = "label_tag") -> str:
     """A label tag as a plain folder name under the datastore's ``labels/`` (``final``, ``original``)."""
-    return _plain(name, tag)
+    _check({name: tag}, {name: PLAIN}, "label")
+    return tag
 
 
 def check_image_id(image: Any, known: Callable[[str], bool], name: str = "image") -> str:
@@ -152,41 +158,59 @@ def _no_config_syntax(name: str, value: Any) -> None:
             _no_config_syntax(name, inner)
 
 
-def _check(request: Mapping[str, Any], fields: Mapping[str, Callable[[str, Any], Any]], what: str) -> dict[str, Any]:
-    unknown = sorted(set(request) - set(fields))
-    if unknown:
-        raise RequestError(f"{what} request fields {unknown} are not taken by this server (allowed: {sorted(fields)})")
-    checked = {}
+def _check(
+    request: Mapping[str, Any],
+    fields: Mapping[str, Mapping[str, Any]],
+    what: str,
+    after: Mapping[str, Callable[[str, Any], Any]] | None = None,
+) -> dict[str, Any]:
+    """``request`` checked against the schema of ``fields`` (every problem reported, each naming its field),
+    its values parsed; then ``after``'s functions for the fields that need the server's state."""
     for name, value in request.items():
         _no_config_syntax(name, value)
-        if value is None:  # an option left unset by a client
-            continue
-        checked[name] = fields[name](name, value)
+    given = {name: value for name, value in request.items() if value is not None}  # None: an option left unset
+    checked = {name: _parsed(fields.get(name, {}), value) for name, value in given.items()}
+    problems = schema_problems(_request_schema(fields), checked)
+    if problems:
+        raise RequestError(
+            f"{what} request: "
+            + "; ".join(
+                f"request field {field!r}" + ("" if shown is None else f" = {_shown(shown)}") + f": {allowed}"
+                for field, shown, allowed in problems
+            )
+        )
+    for name, check in (after or {}).items():
+        if name in checked:
+            checked[name] = check(name, checked[name])
     return checked
 
 
+def _shown(value: Any) -> str:
+    return repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
+
+
 #: MONAI Label's own bookkeeping fields, which its endpoints and clients add to a request
-_COMMON: dict[str, Callable[[str, Any], Any]] = {
-    "model": _plain,
-    "device": _device,
-    "client_id": _plain,
-    "logging": _one_of("DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"),
+_COMMON: dict[str, dict[str, Any]] = {
+    "model": PLAIN,
+    "device": DEVICE,
+    "client_id": PLAIN,
+    "logging": one_of("DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"),
 }
 
 
-def _result_fields(model_files: Iterable[str]) -> dict[str, Callable[[str, Any], Any]]:
+def _result_fields(model_files: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The fields of an inference request besides its image: what to save and return, and how."""
     return {
         **_COMMON,
-        "save_label": _boolean,
-        "label_tag": lambda n, v: check_label_tag(v, n),
-        "saliency": _boolean,
-        "gate": _boolean,
-        "result_extension": _one_of(".png", ".nii.gz", ".nii", ".nrrd"),
-        "result_dtype": _one_of("uint8", "uint16"),
-        "result_compress": _boolean,
-        "skip_writer": _boolean,
-        "model_filename": _one_of(*model_files),
+        "save_label": BOOLEAN,
+        "label_tag": PLAIN,
+        "saliency": BOOLEAN,
+        "gate": BOOLEAN,
+        "result_extension": one_of(".png", ".nii.gz", ".nii", ".nrrd"),
+        "result_dtype": one_of("uint8", "uint16"),
+        "result_compress": BOOLEAN,
+        "skip_writer": BOOLEAN,
+        "model_filename": one_of(*model_files),
     }
 
 
@@ -200,8 +224,8 @@ def check_infer_request(
         known_image: whether the datastore holds an image id.
         model_files: the weights files a request may choose (the bundle's ``models/*.pt`` names).
     """
-    fields = {**_result_fields(model_files), "image": lambda n, v: check_image_id(v, known_image, n)}
-    return _check(request, fields, "inference")
+    fields = {**_result_fields(model_files), "image": ANY}
+    return _check(request, fields, "inference", {"image": lambda n, v: check_image_id(v, known_image, n)})
 
 
 def check_task_request(request: Mapping[str, Any], model_files: Iterable[str] = ()) -> dict[str, Any]:
@@ -221,33 +245,25 @@ def check_task_request(request: Mapping[str, Any], model_files: Iterable[str] = 
             raise _refuse(name, value, "must be an image file on this server (an app resolves datastore ids)")
         return value
 
-    def text(name: str, value: Any) -> str:
-        if not isinstance(value, str):
-            raise _refuse(name, value, "must be a string")
-        return value
-
-    fields = {**_result_fields(model_files), "image": image, "description": text}
-    return _check(request, fields, "inference task")
+    fields = {**_result_fields(model_files), "image": ANY, "description": TEXT}
+    return _check(request, fields, "inference task", {"image": image})
 
 
 def check_batch_request(request: Mapping[str, Any], model_files: Iterable[str] = ()) -> dict[str, Any]:
     """A batch inference request: which of the datastore's images (``all``, ``labeled``, ``unlabeled``, or
-    a list of image ids, each then checked as one request's), how many at most, on which devices, and
-    the fields of one inference request."""
-
-    def images(name: str, value: Any) -> Any:
-        if isinstance(value, list):
-            return [_plain(name, v) for v in value]
-        return _one_of("all", "labeled", "unlabeled")(name, value)
-
+    a list of image ids, each a plain name), how many at most, on which devices, and the fields of one
+    inference request."""
     fields = {
         **_result_fields(model_files),
-        "images": images,
-        "labels": lambda n, v: [_plain(n, x) for x in v] if isinstance(v, list) else _plain(n, v),
-        "max_batch_size": _integer(0, 100000),
-        "max_workers": _integer(0, 64),
-        "multi_gpu": _boolean,
-        "gpus": _gpus,
+        "images": {
+            "anyOf": [{"type": "array", "items": PLAIN}, {"enum": ["all", "labeled", "unlabeled"]}],
+            "allowed": "must be 'all', 'labeled', 'unlabeled' or a list of image ids (plain names)",
+        },
+        "labels": {"anyOf": [{"type": "array", "items": PLAIN}, PLAIN], "allowed": PLAIN["allowed"]},
+        "max_batch_size": integer(0, 100000),
+        "max_workers": integer(0, 64),
+        "multi_gpu": BOOLEAN,
+        "gpus": GPUS,
     }
     return _check(request, fields, "batch inference")
 
@@ -269,23 +285,24 @@ def check_train_request(
             raise _refuse(name, value, f"must be the bundle this task trains ({bundle})")
         return value
 
+    empty_or_plain = {"anyOf": [{"const": ""}, PLAIN], "allowed": PLAIN["allowed"]}
     fields = {
         **_COMMON,
-        "bundle_path": same_bundle,
-        "local_rank": _integer(0, 64),
-        "max_epochs": _integer(1, MAX_EPOCHS),
-        "val_split": _number(0.0, 0.9, also=(-1.0,)),
-        "pretrained": _boolean,
-        "multi_gpu": _boolean,
-        "force_multi_gpu": _boolean,
-        "gpus": _gpus,
-        "run_id": _one_of("", "run", "training"),
-        "model_filename": _one_of(*model_files),
-        "tracking": _one_of("", "none", "None"),
-        "tracking_uri": _one_of(""),
-        "tracking_experiment_name": lambda n, v: "" if v == "" else _plain(n, v),
-        "tracking_run_name": lambda n, v: "" if v == "" else _plain(n, v),
+        "bundle_path": ANY,
+        "local_rank": integer(0, 64),
+        "max_epochs": integer(1, MAX_EPOCHS),
+        "val_split": number(0.0, 0.9, also=(-1.0,)),
+        "pretrained": BOOLEAN,
+        "multi_gpu": BOOLEAN,
+        "force_multi_gpu": BOOLEAN,
+        "gpus": GPUS,
+        "run_id": one_of("", "run", "training"),
+        "model_filename": one_of(*model_files),
+        "tracking": one_of("", "none", "None"),
+        "tracking_uri": one_of(""),
+        "tracking_experiment_name": empty_or_plain,
+        "tracking_run_name": empty_or_plain,
     }
-    checked = _check(request, fields, "training")
+    checked = _check(request, fields, "training", {"bundle_path": same_bundle})
     # an empty option means "the default": MONAI Label's task would pass it on as it is (an empty run id)
     return {name: value for name, value in checked.items() if value != ""}

@@ -109,6 +109,22 @@ def _bundle_trainer(parser: ConfigParser, batches) -> list[float]:
     return [marks[i + 1] - marks[i] for i in range(0, len(marks), 2)]
 
 
+#: images/s of :func:`reference_rate`'s loop on the reference machine, where the default study's 15-minute
+#: budget is set (``make bench``'s plain fp32 FPN-DenseNet121 case on a 2-core CPU)
+REFERENCE_IMAGES_PER_S = 7.0
+
+
+def reference_rate(iterations: int = 2, device: str | torch.device = "cpu") -> float:
+    """Images/s of the plain fp32 FPN-DenseNet121 training loop at 256 px, batch 8 (``make bench``'s first case;
+    the median of ``iterations`` after one warm-up): a study's time is read against it."""
+    device = torch.device(device)
+    case = CASES[0]
+    batches = _batches(case, iterations + 1, device)
+    torch.manual_seed(0)
+    times = _plain_loop(_parser(case, False, device), batches, None, device)[1:]
+    return case.batch_size / statistics.median(times)
+
+
 def bench_training(case: TrainingCase, iterations: int = 4, device: str | torch.device = "cpu") -> dict[str, Any]:
     """Images/s (median over ``iterations`` after one warm-up iteration) of the plain loop and the bundle's
     trainer, in fp32 and with AMP, and their ratios."""
