@@ -31,7 +31,10 @@ RUN_BY: dict[str, str | tuple[str, str]] = {
     "make lock": CI,
     "make reproduce PROFILE=tiny": CI,
     # the default study is 15 minutes on 2 cores: its figures are the README's, its steps are PROFILE=tiny's
-    "make reproduce": (NOT_HERE, "the default study takes 15 minutes here: CI runs its steps as PROFILE=tiny"),
+    "make reproduce": (
+        NOT_HERE,
+        "the default study takes 15 minutes on the reference machine, longer on slower ones: CI runs its steps as PROFILE=tiny",
+    ),
     'make reproduce QU_EX=/data/COVID-QU-Ex/"Lung Segmentation Data" COVIDX=/data/COVIDx-CXR-3': (
         NOT_HERE,
         "needs both datasets; tests/integration/test_real_study.py runs the real profile on the development sample",

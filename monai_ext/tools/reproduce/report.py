@@ -339,7 +339,7 @@ def _manifest(paths: StudyPaths, profile_name: str, profile: dict, times: dict[s
         "device": device,
         "cpu": machine["cpu"],
         "gemm_gflops": machine["gemm_gflops"],
-        "reference_images_per_s": round(reference_rate("cuda" if torch.cuda.is_available() else "cpu"), 2),
+        "reference_images_per_s": round(reference_rate(device="cuda" if torch.cuda.is_available() else "cpu"), 2),
         "data": {"qu_ex": str(paths.qu_ex), "covidx": str(paths.covidx)},
         "data_list_sha256": {p.name: file_sha256(p) for p in lists},
         "wall_time_s": {k: round(v, 1) for k, v in times.items()},
