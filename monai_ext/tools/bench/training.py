@@ -11,6 +11,7 @@ validation, checkpoints or logging. AMP is what ``--amp True`` gives on this dev
 from __future__ import annotations
 
 import contextlib
+import functools
 import statistics
 import time
 from dataclasses import dataclass
@@ -114,9 +115,11 @@ def _bundle_trainer(parser: ConfigParser, batches) -> list[float]:
 REFERENCE_IMAGES_PER_S = 7.0
 
 
-def reference_rate(iterations: int = 2, device: str | torch.device = "cpu") -> float:
+@functools.cache
+def reference_rate(iterations: int = 2, device: str = "cpu") -> float:
     """Images/s of the plain fp32 FPN-DenseNet121 training loop at 256 px, batch 8 (``make bench``'s first case;
-    the median of ``iterations`` after one warm-up): a study's time is read against it."""
+    the median of ``iterations`` after one warm-up): a study's time is read against it. Measured once per
+    process (the machine does not change under it)."""
     device = torch.device(device)
     case = CASES[0]
     batches = _batches(case, iterations + 1, device)
