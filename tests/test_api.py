@@ -102,7 +102,10 @@ def test_a_given_mask_brings_its_segmenters_disagreement_to_the_gate(setup):
     assert {k: given[k] for k in own if k != "latencies"} == {k: own[k] for k in own if k != "latencies"}
     doubtful = clf.classify(path, mask, tta_disagreement=0.9)
     assert doubtful["decision"] == "abstain" and "tta_disagreement" in doubtful["not_assessed"]
-    assert "the segmenter's test-time passes disagree on the lungs (0.900 above 0.15)" in doubtful["abstain_reason"]
+    assert (
+        "the segmenter's test-time passes disagree on the lungs (tta_disagreement 0.9 above 0.15"
+        in doubtful["abstain_reason"]
+    )
     assert clf.classify(path, mask)["tta_disagreement"] == ""  # not measured: not held against it
 
 

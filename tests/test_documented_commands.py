@@ -121,6 +121,10 @@ RUN_BY: dict[str, str | tuple[str, str]] = {
         NOT_HERE,
         "a site's own images; tests/test_gate_bundle.py runs the same configs on the synthetic hospitals",
     ),
+    "python -m monai_ext.tools.fit_gate --datalist DATALIST --dataset-dir DIR --cls-models MODELS --seg-bundle SEG_BUNDLE --work WORK": (
+        "tests/test_gate_bundle.py",
+        "test_the_gates_thresholds_are_fitted_as_documented",
+    ),
     "python -m monai_ext.tools.gate_targets --cxr ../shared/data/cxr-dev/covidx/test --cls-models MODELS --seg-bundle SEG_BUNDLE --out results/gate": (
         NOT_HERE,
         "both bundles trained on the development sample first (about 40 minutes here)",

@@ -13,6 +13,7 @@ import torch
 
 from monai_ext.gate import FeatureDensity, InputGate, image_checks, ledoit_wolf, lung_geometry
 from monai_ext.tools.synthetic.phantom import make_phantom
+from monai_ext.transforms import lung_mask_quality
 
 
 @pytest.fixture(scope="module")
@@ -21,28 +22,35 @@ def phantoms():
     return [make_phantom(rng, 128, label) for label in ("normal", "COVID-19", "pneumonia") for _ in range(3)]
 
 
-def _failed(meta, image, mask, flags=""):
-    return [check for check, _ in image_checks(meta, image, mask, flags)[1]]
+def _decided(meta, image, mask):
+    """The default gate's result on an input, the mask's quality measured as the bundles measure it."""
+    quality = None if mask is None else lung_mask_quality(mask)
+    scores, problems = image_checks(meta, image, mask, quality)
+    return InputGate().decide(scores, problems, None, None)
+
+
+def _failed(meta, image, mask):
+    return list(dict.fromkeys(check for check, _ in _decided(meta, image, mask).failed))
 
 
 def test_an_upright_frontal_radiograph_passes_every_check(phantoms):
     for p in phantoms:
-        scores, problems = image_checks(
-            {"modality": "CR", "body_part": "CHEST", "view_position": "PA"}, p.image, p.lung
-        )
-        assert problems == [] and scores["upright"] > 0 and scores["mediastinum_contrast"] > 0
+        result = _decided({"modality": "CR", "body_part": "CHEST", "view_position": "PA"}, p.image, p.lung)
+        assert result.failed == [] and result.scores["upright"] > 0 and result.scores["mediastinum_contrast"] > 0
+        assert 0.2 < result.scores["detail"] < 1.25 and 2 * 0.05 < result.scores["lung_fraction"] < 0.6
 
 
 def test_inverted_rotated_and_upside_down_radiographs_are_told_apart(phantoms):
     for p in phantoms:
         assert _failed({}, 1.0 - p.image, p.lung) == ["polarity"]  # bright lungs, the right way up
-        assert _failed({}, np.rot90(p.image), np.rot90(p.lung)) == ["orientation"]
-        assert _failed({}, np.rot90(p.image, -1), np.rot90(p.lung, -1)) == ["orientation"]
+        # turned, the lungs lie one above the other: the mask's left and right halves may differ too
+        assert "orientation" in _failed({}, np.rot90(p.image), np.rot90(p.lung))
+        assert "orientation" in _failed({}, np.rot90(p.image, -1), np.rot90(p.lung, -1))
         assert _failed({}, p.image[::-1], p.lung[::-1]) == ["orientation"]
-    reason = image_checks({}, phantoms[0].image[::-1], phantoms[0].lung[::-1])[1][0][1]
-    assert reason.startswith("upright score -") and reason.endswith("upside down")
-    reason = image_checks({}, np.rot90(phantoms[0].image), np.rot90(phantoms[0].lung))[1][0][1]
-    assert "turned by 90 degrees" in reason
+    reason = _decided({}, phantoms[0].image[::-1], phantoms[0].lung[::-1]).reasons[0]
+    assert reason.startswith("upside down (upright -") and reason.endswith("below 0, default, not fitted)")
+    reasons = _decided({}, np.rot90(phantoms[0].image), np.rot90(phantoms[0].lung)).reasons
+    assert any("turned by 90 degrees" in r for r in reasons)
 
 
 def test_the_lung_geometry_by_hand():
@@ -66,7 +74,11 @@ def test_an_implausible_mask_and_no_mask(phantoms):
     p = phantoms[0]
     one = p.lung.copy()
     one[:, 64:] = False  # one lung
-    assert "lung_mask" in _failed({}, p.image, one, "1 lung regions (2 expected)")
+    assert "lung_regions" in _failed({}, p.image, one)
+    assert _decided({}, p.image, one).reasons[0] == "1 lung regions (2 expected)"
+    small = np.zeros_like(p.lung)
+    small[40:46, 30:36] = small[40:46, 90:96] = True  # two lungs of 36 pixels each: 0.4% of the picture
+    assert "lung_mask" in _failed({}, p.image, small)
     assert _failed({}, p.image, None) == []  # no mask: the mask checks are not made
 
 
@@ -77,12 +89,12 @@ def test_an_implausible_mask_and_no_mask(phantoms):
         ({"modality": "CR", "body_part": "EXTREMITY"}, "body_part", "body part EXTREMITY is not the chest"),
         ({"modality": "DX", "view_position": "LL"}, "view_position", "view LL is not frontal"),
         ({"photometric_interpretation": "PALETTE COLOR"}, "photometric", "a colour image"),
-        ({"colourfulness": 42.0}, "colourfulness", "colourfulness 42.0 (above 8.0)"),
+        ({"colourfulness": 42.0}, "colourfulness", "a colour picture (colourfulness 42 above 8, default, not fitted)"),
     ],
 )
 def test_headers_and_colour_that_are_not_a_chest_radiographs(phantoms, meta, check, words):
-    problems = image_checks(meta, phantoms[0].image, phantoms[0].lung)[1]
-    assert [c for c, _ in problems] == [check] and words in problems[0][1]
+    result = _decided(meta, phantoms[0].image, phantoms[0].lung)
+    assert [c for c, _ in result.failed] == [check] and words in result.reasons[0]
 
 
 def test_a_colour_photograph_and_a_grey_image_stored_as_rgb(tmp_path):
@@ -143,13 +155,16 @@ def test_the_feature_distance_by_hand():
 
 
 def test_the_gate_decides_from_its_checks_the_segmenters_doubt_and_the_distance():
-    gate = InputGate(density=None, ood_threshold=10.0, max_tta_disagreement=0.15)
+    gate = InputGate(thresholds={"ood_distance_max": 10.0, "tta_disagreement_max": 0.15}, fitted=True)
     assert gate.decide({}, [], 0.05, 9.0).gate == "answer"
-    result = gate.decide({}, [("polarity", "inverted")], 0.4, 12.0)
-    assert result.abstains and [c for c, _ in result.failed] == ["polarity", "tta_disagreement", "ood_distance"]
-    assert result.fields()["abstain_reason"].startswith("inverted; the segmenter's test-time passes disagree")
+    result = gate.decide({}, [("lower_edge", "cut off")], 0.4, 12.0)
+    assert result.abstains and [c for c, _ in result.failed] == ["lower_edge", "tta_disagreement", "ood_distance"]
+    fields = result.fields()
+    assert fields["abstain_reason"].startswith("cut off; the segmenter's test-time passes disagree on the lungs")
+    assert "(tta_disagreement 0.4 above 0.15, fitted)" in fields["abstain_reason"]
+    assert fields["gate_checks"] == "lower_edge; tta_disagreement; ood_distance"
     assert gate.decide({}, [], math.nan, None).gate == "answer"  # checks not made are not held against an input
-    off = InputGate(enabled=False).decide({}, [("polarity", "inverted")], 0.9, 99.0)
+    off = InputGate(enabled=False).decide({}, [("lower_edge", "cut off")], 0.9, 99.0)
     assert off.gate == "off" and off.fields()["abstain_reason"] == ""
 
 

@@ -177,3 +177,45 @@ def test_prior_shift_over_the_inference_estimates_the_sites_prior_and_changes_no
     assert [r["name"] for r in adjusted] == [r["name"] for r in rows]
     assert [r["prob_positive"] for r in adjusted] == [r["prob_positive"] for r in rows]
     assert {p.name: file_sha256(p) for p in cls_models.iterdir() if p.is_file()} == before
+
+
+def test_the_gates_thresholds_are_fitted_as_documented(cls_models, synthetic_root, tmp_path):
+    """The documented fit (the bundle's docs: python -m monai_ext.tools.fit_gate ...) on validation radiographs
+    and their mild degradations, with the repository's segmentation bundle: every threshold in gate.json
+    with its rate and images, the density part as it was, and the reasons of the fitted gate say so."""
+    models = tmp_path / "models"
+    shutil.copytree(cls_models, models)
+    before = json.loads((models / GATE_FILE).read_text())
+    log = run_cli(
+        ["python", "-m", "monai_ext.tools.fit_gate", "--datalist", str(cls_models.parent / "cls.json"),
+         "--dataset-dir", str(synthetic_root / "covidx"), "--cls-models", str(models),
+         "--seg-bundle", str(REPO / "bundles" / "cxr_lung_segmentation"), "--work", str(tmp_path / "fit"),
+         "--max-radiographs", "6"]
+    )  # fmt: skip
+    record = json.loads((models / GATE_FILE).read_text())
+    assert {k: record[k] for k in before} == before  # the density, its threshold and hashes untouched
+    fit = record["fit"]
+    assert fit["radiographs"] == 6 and fit["n"] == 36 and fit["split"] == "validation"
+    assert fit["refused"] <= fit["rate"] == 0.02 or fit["check_rate"] < 1 / 37
+    assert "gate fitted on 36 images (6 validation radiographs" in log
+    for name, t in record["thresholds"].items():
+        if name == "colourfulness_max":  # PNG radiographs: every colourfulness 0
+            assert t["threshold"] == 0.0
+        assert t["n"] == 36 and t["rate"] == fit["check_rate"] and t["threshold"] is not None, name
+    assert read_model_folder(models).gate["thresholds"] == record["thresholds"]
+    # the fitted gate at work: a blurred radiograph is refused by its fitted detail threshold
+    images = tmp_path / "blurred"
+    images.mkdir()
+    picture = read_cxr(min((synthetic_root / "covidx" / "test").glob("*.png")))[0]
+    from scipy import ndimage
+
+    write_png(np.round(ndimage.gaussian_filter(picture, 8) * 255).astype(np.uint8), images / "blurred.png")
+    out = tmp_path / "out"
+    run_cli(
+        ["python", "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "inference.json"),
+         "--dataset_dir", str(images), "--ckpt_dir", str(models), "--output_dir", str(out), "--num_workers", "0",
+         "--seg_bundle_dir", str(REPO / "bundles" / "cxr_lung_segmentation")]
+    )  # fmt: skip
+    (row,) = read_csv(out / "predictions.csv")
+    assert row["decision"] == "abstain" and "detail" in row["gate_checks"].split("; ")
+    assert "blurred or without fine detail" in row["abstain_reason"] and ", fitted)" in row["abstain_reason"]

@@ -95,3 +95,14 @@ def test_gemm_rates_are_the_products_flops_over_their_median_time(monkeypatch):
     assert machine.gemm_line({"size": 100, "device": "cpu", "fp32": 160.0, "bf16": 400.0}) == (
         "GEMM 100 x 100 on cpu: 160 GFLOP/s fp32, 400 bf16 (2.5x fp32)"
     )
+
+
+def test_a_precision_too_slow_for_the_budget_is_timed_on_a_smaller_product():
+    from monai_ext.tools.bench import machine
+
+    rates = machine.gemm_rates(size=512, repeats=1, budget_s=1e-9)  # nothing fits: the probe's side
+    assert rates["fp32_size"] == rates["bf16_size"] == machine.GEMM_PROBE and rates["fp32"] > 0
+    gemm = {"size": 2048, "device": "cpu", "fp32": 150.0, "bf16": 1.5, "bf16_size": 512}
+    assert (
+        machine.gemm_line(gemm) == "GEMM 2048 x 2048 on cpu: 150 GFLOP/s fp32, 1.5 bf16 (0.0x fp32) (bf16 at 512 x 512)"
+    )

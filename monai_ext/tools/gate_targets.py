@@ -1,44 +1,55 @@
-"""The input gate's targets, measured: it answers on real chest radiographs it was not trained on and abstains on
-what is not a frontal chest radiograph.
+"""The input gate's targets, measured: it answers on real chest radiographs it was not trained on and refuses
+what is not a frontal chest radiograph, near and far.
 
     python -m monai_ext.tools.gate_targets --cxr DIR --cls-models MODELS --seg-bundle SEG_BUNDLE --out OUT
 
 ``--cxr`` is a folder of real chest radiographs none of the models was trained on (the development sample's
 test split). The script writes, under ``OUT/sets``, the images that must be refused:
 
-- ``other_dicom``: pydicom-data's other modalities and body parts as they are (CT, MR, NM, US, secondary
-  captures, a CR of an extremity), with their headers;
-- ``other_pixels``: the same pictures as PNG, without a header (the checks of the picture itself);
-- ``natural``: scikit-image's natural images and two made here (a gradient, noise);
-- ``inverted``, ``rotated``, ``upside_down``: the ``--cxr`` radiographs with inverted grey values, turned
-  by 90 degrees (one way or the other, alternately), upside down;
+- far out of distribution (:data:`FAR_SETS`): ``other_dicom``, pydicom-data's other modalities and body
+  parts as they are (CT, MR, NM, US, secondary captures, a CR of an extremity), with their headers;
+  ``other_pixels``, the same pictures as PNG, without a header; ``natural``, scikit-image's natural and
+  microscopy images, a gradient and noise; ``blank``, black, white and grey frames;
+- near out of distribution (:data:`~monai_ext.tools.gate_sets.NEAR_OOD`): the ``--cxr`` radiographs
+  strongly blurred, under heavy noise, enlarged from a 32 px thumbnail, cropped to one lung, to the top
+  third or to the centre, tiled, inverted, turned by 90 degrees (one way or the other, alternately) or
+  180 degrees, upside down;
 
-runs the classification bundle's own inference (its documented command, lung masks predicted on the fly
-by ``--seg-bundle``) on ``--cxr`` and on each set, and reports per set the share of images answered on
-(a decision) and abstained on (``abstain``, or refused by the reader), with Wilson 95% intervals, in
-``OUT/gate_targets.json`` and on standard output. The targets: answered on at least 95% of ``--cxr``,
-abstained on at least 95% of the rest.
+runs the classification bundle's own inference on ``--cxr`` and on each set, and reports per set the share
+of images answered on (a decision) and refused (``abstain``, or refused by the reader), with Wilson 95%
+intervals, and each score's AUROC between the real radiographs and everything to refuse, in
+``OUT/gate_targets.json`` and on standard output. The targets: answered on at least 98% of ``--cxr``,
+refused at least :data:`NEAR_TARGET` of each near kind and :data:`FAR_TARGET` of the far sets together.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from monai_ext.bundle import bundle_command
-from monai_ext.constants import CLS_BUNDLE, MANIFEST_FILE, PREDICTIONS_FILE, REPO_ROOT
-from monai_ext.data import ManifestStatus, find_cxr_images, read_cxr, write_dicom_cr, write_png
+from monai_ext.data import find_cxr_images, read_cxr, write_dicom_cr, write_png
 from monai_ext.errors import CXRReadError
 from monai_ext.gate import ABSTAIN
+from monai_ext.gate.thresholds import BOUNDS, Side
 from monai_ext.metrics.classification import wilson_interval
-from monai_ext.utils import read_csv, write_json
+from monai_ext.tools.gate_sets import NEAR_OOD, infer_folder, write_kinds
+from monai_ext.utils import write_json
 
-__all__ = ["OTHER_DICOM", "SETS", "SETS_FILE", "measure", "write_sets"]
+__all__ = [
+    "FAR_SETS",
+    "FAR_TARGET",
+    "NEAR_TARGET",
+    "OTHER_DICOM",
+    "SETS",
+    "SETS_FILE",
+    "auroc",
+    "measure",
+    "write_sets",
+]
 
 #: pydicom-data's single-frame images that are not chest radiographs
 OTHER_DICOM = (
@@ -63,8 +74,12 @@ NATURAL = (
     "colorwheel", "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo", "moon",
     "page", "rocket", "text",
 )  # fmt: skip
-#: the sets the gate must abstain on, in report order
-SETS = ("other_dicom", "other_pixels", "natural", "inverted", "rotated", "upside_down")
+#: the far out-of-distribution sets
+FAR_SETS = ("other_dicom", "other_pixels", "natural", "blank")
+#: the sets the gate must refuse, in report order
+SETS = (*FAR_SETS, *NEAR_OOD)
+#: the least share of each near kind the gate must refuse, and of the far sets together
+NEAR_TARGET, FAR_TARGET = 0.95, 0.99
 #: the list of the sets' files, beside them
 SETS_FILE = "sets.json"
 
@@ -82,11 +97,11 @@ def _as_png(array: np.ndarray, path: Path) -> None:
 
 
 def write_sets(out: Path, cxr: Path, per_set: int | None = None) -> dict[str, Path]:
-    """Write the sets the gate must abstain on under ``out`` (see the module's docs), the radiographs made
-    invalid from the first ``per_set`` of ``cxr`` (all by default); return their folders."""
+    """Write the sets the gate must refuse under ``out`` (see the module's docs), the near kinds from the
+    first ``per_set`` radiographs of ``cxr`` (all by default); return their folders."""
     from pydicom.data import get_testdata_file
 
-    folders = {name: out / name for name in SETS}
+    folders = {name: out / name for name in FAR_SETS}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     for name in OTHER_DICOM:
@@ -110,60 +125,73 @@ def write_sets(out: Path, cxr: Path, per_set: int | None = None) -> dict[str, Pa
     write_png(ramp, folders["natural"] / "gradient.png")
     write_png(np.random.default_rng(0).integers(0, 256, (512, 512), dtype=np.uint8), folders["natural"] / "noise.png")
     write_dicom_cr(ramp / 255.0, folders["natural"] / "gradient_cr.dcm", monochrome1=False, uid_seed="gradient")
-    for i, item in enumerate(find_cxr_images(cxr)[:per_set]):
-        image, _ = read_cxr(item["image"])
-        stem = Path(item["name"]).with_suffix("").as_posix().replace("/", "_")
-        eight = np.round(image * 255).astype(np.uint8)
-        write_png(255 - eight, folders["inverted"] / f"{stem}.png")
-        write_png(np.ascontiguousarray(np.rot90(eight, 1 if i % 2 else -1)), folders["rotated"] / f"{stem}.png")
-        write_png(np.ascontiguousarray(eight[::-1]), folders["upside_down"] / f"{stem}.png")
+    for value, name in ((0, "black"), (255, "white"), (128, "grey")):
+        write_png(np.full((512, 512), value, np.uint8), folders["blank"] / f"{name}.png")
+    folders |= write_kinds(find_cxr_images(cxr)[:per_set], out, NEAR_OOD)
     write_json({name: sorted(p.name for p in folder.iterdir()) for name, folder in folders.items()}, out / SETS_FILE)
     return folders
 
 
-def _infer(folder: Path, cls_models: Path, seg_bundle: Path, out: Path, extra: list[str]) -> dict[str, str]:
-    """The classification bundle's inference on ``folder``; ``{input: decision}``, ``skipped`` for a file the
-    reader refused."""
-    config = REPO_ROOT / "bundles" / CLS_BUNDLE / "configs" / "inference.json"
-    command = bundle_command(
-        "run", "--config_file", config, "--dataset_dir", folder, "--output_dir", out, "--ckpt_dir", cls_models,
-        "--seg_bundle_dir", seg_bundle, "--num_workers", "0", *extra,
-    )  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    decisions = (
-        {row["name"]: row["decision"] for row in read_csv(out / PREDICTIONS_FILE)} if done.returncode == 0 else {}
-    )
-    if done.returncode != 0 and "no input to process" not in done.stderr:
-        raise RuntimeError(f"inference on {folder} failed:\n{done.stderr[-3000:]}")
-    for row in read_csv(out / MANIFEST_FILE):
-        if row["status"] == ManifestStatus.SKIPPED:
-            decisions[row["input"]] = ManifestStatus.SKIPPED
-    return decisions
+def auroc(refused: list[float], answered: list[float]) -> float | None:
+    """The area under the ROC curve of a score telling ``refused`` from ``answered`` (higher: refused),
+    ties counted half (the Mann-Whitney U over the pairs); None when either is empty."""
+    if not refused or not answered:
+        return None
+    a, b = np.asarray(refused, np.float64)[:, None], np.asarray(answered, np.float64)[None, :]
+    return round(float(((a > b).sum() + 0.5 * (a == b).sum()) / (a.size * b.size)), 4)
+
+
+def _share(k: int, n: int, **more) -> dict:
+    return {"n": n, "k": k, "rate": k / n if n else None, "ci95": list(wilson_interval(k, n)), **more}
+
+
+def _scores(rows: list[dict]) -> dict[str, list[float]]:
+    """Each bound's score of every row that has one, turned so that higher means refused."""
+    out: dict[str, list[float]] = {}
+    for name, bound in BOUNDS.items():
+        sign = 1.0 if bound.side == Side.ABOVE else -1.0
+        values = []
+        for row in rows:
+            try:
+                value = float(row.get(bound.score))
+            except (TypeError, ValueError):
+                continue
+            if not math.isnan(value):
+                values.append(sign * value)
+        out[name] = values
+    return out
 
 
 def measure(cxr: Path, cls_models: Path, seg_bundle: Path, out: Path, extra: list[str] = ()) -> dict:
-    """Answer and abstention rates of the gate on ``cxr`` and on each set (see the module's docs)."""
+    """Answer and refusal rates of the gate on ``cxr`` and on each set, and each score's AUROC (see the
+    module's docs)."""
     folders = {"real_cxr": cxr, **write_sets(out / "sets", cxr)}
-    report = {}
+    report: dict = {"sets": {}}
+    rows_of: dict[str, list[dict]] = {}
     for name, folder in folders.items():
-        decisions = _infer(folder, cls_models, seg_bundle, out / "runs" / name, list(extra))
-        abstained = sum(d in (ABSTAIN, ManifestStatus.SKIPPED) for d in decisions.values())
-        n = len(decisions)
-        k = n - abstained if name == "real_cxr" else abstained
-        report[name] = {
-            "n": n,
-            "measure": "answered" if name == "real_cxr" else "abstained",
-            "rate": k / n if n else None,
-            "ci95": list(wilson_interval(k, n)),
-            "k": k,
-            "not_as_expected": sorted(
-                f for f, d in decisions.items() if (d in (ABSTAIN, ManifestStatus.SKIPPED)) == (name == "real_cxr")
-            ),
-        }
-    others = [r for name, r in report.items() if name != "real_cxr"]
-    k, n = sum(r["k"] for r in others), sum(r["n"] for r in others)
-    report["all_other"] = {"n": n, "measure": "abstained", "rate": k / n, "ci95": list(wilson_interval(k, n)), "k": k}
+        rows, reader_refused = infer_folder(folder, cls_models, seg_bundle, out / "runs" / name, list(extra))
+        rows_of[name] = rows
+        refused = sorted([r["name"] for r in rows if r["decision"] == ABSTAIN] + list(reader_refused))
+        n = len(rows) + len(reader_refused)
+        if name == "real_cxr":
+            report["real_cxr"] = _share(n - len(refused), n, measure="answered", not_as_expected=refused)
+        else:
+            answered = sorted(r["name"] for r in rows if r["decision"] != ABSTAIN)
+            kind = "far" if name in FAR_SETS else "near"
+            report["sets"][name] = _share(len(refused), n, measure="refused", kind=kind, not_as_expected=answered)
+    for kind in ("near", "far"):
+        sets = [r for r in report["sets"].values() if r["kind"] == kind]
+        report[f"all_{kind}"] = _share(sum(r["k"] for r in sets), sum(r["n"] for r in sets), measure="refused")
+    real = _scores(rows_of["real_cxr"])
+    other = _scores([r for name, rows in rows_of.items() if name != "real_cxr" for r in rows])
+    report["auroc"] = {name: auroc(other[name], real[name]) for name in BOUNDS}
+    near_ok = all(
+        r["rate"] is not None and r["rate"] >= NEAR_TARGET for r in report["sets"].values() if r["kind"] == "near"
+    )
+    report["targets_met"] = {
+        "near": near_ok,
+        "far": (report["all_far"]["rate"] or 0) >= FAR_TARGET,
+    }
     write_json(report, out / "gate_targets.json")
     return report
 
@@ -184,11 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.cls_models is None or args.seg_bundle is None:
         parser.error("--cls-models and --seg-bundle are needed to measure")
     report = measure(args.cxr, args.cls_models, args.seg_bundle, args.out, extra)
-    for name, r in report.items():
+    lines = {
+        "real_cxr": report["real_cxr"],
+        **report["sets"],
+        "all_near": report["all_near"],
+        "all_far": report["all_far"],
+    }
+    for name, r in lines.items():
         low, high = r["ci95"]
-        print(
-            f"{name:13s} {r['measure']:9s} {r['k']:4d}/{r['n']:<4d} {100 * r['rate']:5.1f}% ({100 * low:.1f}-{100 * high:.1f})"
-        )
+        rate = "-" if r["rate"] is None else f"{100 * r['rate']:5.1f}%"
+        print(f"{name:13s} {r['measure']:9s} {r['k']:4d}/{r['n']:<4d} {rate} ({100 * low:.1f}-{100 * high:.1f})")
+    print("AUROC, real radiographs against everything to refuse:")
+    for name, value in report["auroc"].items():
+        print(f"  {name:24s} {'-' if value is None else f'{value:.3f}'}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The input gate's checks of a loaded input that need no network: header, colour, lung mask geometry."""
+"""The input gate's measurements of a loaded input that need no network: header, colour, fine detail, lung mask."""
 
 from __future__ import annotations
 
@@ -13,37 +13,33 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
 from monai_ext.constants import Keys
-from monai_ext.gate.gate import GATE_PROBLEMS, image_checks
+from monai_ext.gate import GATE_PROBLEMS, IMAGE_SCORES, image_checks
 from monai_ext.transforms.mask.quality import lung_mask_quality
 
 __all__ = ["AssessInput", "AssessInputD", "AssessInputDict", "AssessInputd"]
-#: the scores the checks leave in the data (NaN where a check could not be made)
-_SCORES = ("upright", "mediastinum_contrast", "colourfulness")
 
 
 class AssessInput(Transform):
-    """The checks of :func:`~monai_ext.gate.image_checks` on a loaded radiograph ``(1, rows, columns)`` (its
-    metadata: the reader's header fields and colourfulness) and its lung mask, at the input's size.
+    """The measurements of :func:`~monai_ext.gate.image_checks` on a loaded radiograph ``(1, rows, columns)``
+    (its metadata: the reader's header fields and colourfulness) and its lung mask, at the input's size.
     Returns ``(scores, problems)``."""
 
     backend: ClassVar[list[TransformBackends]] = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[dict[str, Any], list[str]]:
         grey = torch.as_tensor(image).detach().float().cpu().numpy()[0]
-        binary, flags = None, ""
+        binary, quality = None, None
         if mask is not None:
             binary = torch.as_tensor(mask).detach().float().cpu().numpy()[0]
             binary = binary > 0.5 * binary.max() if binary.max() > 0 else binary > 0
-            if binary.shape != grey.shape:  # a mask file of another size: the geometry is judged on its own grid
-                grey = None
-            flags = lung_mask_quality(binary)[Keys.MASK_FLAGS]
-        return image_checks(getattr(image, "meta", {}), grey, binary, flags)
+            quality = lung_mask_quality(binary)
+        return image_checks(getattr(image, "meta", {}), grey, binary, quality)
 
 
 class AssessInputd(MapTransform):
     """Dictionary wrapper of :class:`AssessInput`: puts the problems found under ``gate_problems`` and the
-    scores (``upright``, ``mediastinum_contrast``, ``colourfulness``) beside, for the gate's decision after
-    the classifier (:class:`~monai_ext.handlers.InputGateHandler`).
+    scores (:data:`~monai_ext.gate.IMAGE_SCORES`, NaN where not measured) beside, for the gate's decision
+    after the classifier (:class:`~monai_ext.handlers.InputGateHandler`).
 
     Args:
         keys: the loaded radiograph (one key).
@@ -70,7 +66,7 @@ class AssessInputd(MapTransform):
             mask = d.get(self.mask_key)
             scores, problems = self.assess(d[key], mask if isinstance(mask, (torch.Tensor, np.ndarray)) else None)
             d[GATE_PROBLEMS] = "; ".join(f"{check}: {reason}" for check, reason in problems)
-            d.update({name: math.nan if scores.get(name) is None else float(scores[name]) for name in _SCORES})
+            d.update({name: math.nan if scores.get(name) is None else float(scores[name]) for name in IMAGE_SCORES})
         return d
 
 

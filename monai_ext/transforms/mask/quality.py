@@ -14,19 +14,14 @@ from monai.utils import TransformBackends
 from scipy import ndimage
 
 from monai_ext.constants import Keys
+from monai_ext.gate.checks import EXPECTED_LUNG_REGIONS, LUNG_FRACTION_RANGE, MIN_LEFT_RIGHT_RATIO
 
-__all__ = ["LUNG_FRACTION_RANGE", "MIN_LEFT_RIGHT_RATIO", "QUALITY_FIELDS", "LungMaskQualityd", "lung_mask_quality"]
+__all__ = ["QUALITY_FIELDS", "LungMaskQualityd", "lung_mask_quality"]
 
 logger = logging.getLogger(__name__)
 
-#: share of a frontal chest radiograph the two lungs cover, outside which a mask is flagged
-LUNG_FRACTION_RANGE = (0.05, 0.60)
-#: separate lung regions a frontal chest mask has
-EXPECTED_LUNG_REGIONS = 2
 #: share of the mask's area below which a separate piece is not counted as a lung region
 MIN_REGION_SHARE = 0.02
-#: smaller over larger lung area (left and right halves of the image) below which a mask is flagged
-MIN_LEFT_RIGHT_RATIO = 0.3
 #: longest side a mask is sampled down to (every n-th row and column) before it is checked: shares,
 #: region counts and ratios of two lungs do not need more, and a very large mask stays cheap
 QUALITY_SIDE = 512
