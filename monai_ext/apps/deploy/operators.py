@@ -192,7 +192,9 @@ class CXRResultWriterOperator(Operator):
             if overlay is not None:  # at the classifier's input size, as the share inside the lungs was measured
                 write_png(overlay, folder / "saliency.png")
                 probabilities["saliency"]["map"] = str(folder / "saliency.png")
-            result.update(probabilities, lung_mask=str(folder / "lung_mask.png"))
+            # the mask's own figures stand: the gate's lung_fraction among the classifier's fields is measured at
+            # the classifier's input size (and empty when the gate is off)
+            result = {**probabilities, **result, "lung_mask": str(folder / "lung_mask.png")}
             source, sop = Path(meta["filename_or_obj"]), meta["SOPInstanceUID"]
             writers = {
                 "lung_seg": lambda out, uids: write_lung_seg(source, lung, out, **uids),
