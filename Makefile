@@ -75,12 +75,16 @@ lock: setup
 	$(UV_COMPILE) $(LABEL_CORE) monai_ext/apps/label/requirements.txt -o $(LABEL_LOCK)
 	$(UV_COMPILE) requirements.txt monai_ext/apps/deploy/requirements.txt -o $(DEPLOY_LOCK)
 
+# pytest-xdist: TEST_WORKERS processes, each test file whole in one of them (its module fixtures made once)
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: data
-	$(PY) -m pytest tests
+	$(PYTEST) tests
 
 # the edit loop: the tests that train or run no bundle end to end (pytest -m "not slow")
 test-fast: data
-	$(PY) -m pytest tests -m "not slow"
+	$(PYTEST) tests -m "not slow"
 
 # ruff's lint rules and formatting (line length in pyproject.toml; `ruff format monai_ext tests` fixes the
 # latter), and import-linter's contracts of monai_ext's layers (pyproject.toml; --no-cache: it writes nothing)

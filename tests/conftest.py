@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
+
+# Under pytest-xdist (make test: TEST_WORKERS), each worker gets its share of the cores, for itself and the
+# commands it runs, so that the workers do not fight over the same cores.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    THREADS = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ["OMP_NUM_THREADS"] = str(THREADS)
+    torch.set_num_threads(THREADS)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -42,12 +50,11 @@ requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs 
 
 def run_cli(args: list[str], cwd: Path = REPO, timeout: int = 600, env: dict[str, str] | None = None) -> str:
     """Run a command the way a user types it (``env`` adds variables); fail the test with its output when it fails."""
-    import os
     import subprocess
     import sys
 
     cmd = [sys.executable if a == "python" else a for a in args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2", **(env or {})}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:

@@ -16,7 +16,6 @@ direction of a turn depend on it) that returns the picture made and the suffix o
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -157,8 +156,7 @@ def infer_folder(
         "run", "--config_file", config, "--dataset_dir", folder, "--output_dir", out, "--ckpt_dir", cls_models,
         "--seg_bundle_dir", seg_bundle, "--num_workers", "0", *extra,
     )  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0 and "no input to process" not in done.stderr:
         raise RuntimeError(f"inference on {folder} failed:\n{done.stderr[-3000:]}")
     rows = read_csv(out / PREDICTIONS_FILE) if done.returncode == 0 else []
