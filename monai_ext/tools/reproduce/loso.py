@@ -32,9 +32,11 @@ def held_out_sources(covidx: Path, min_images: int) -> list[str]:
 
 def leave_one_source_out_steps(paths: StudyPaths, profile: dict, backbones=BACKBONES) -> list[Step]:
     """For each source :func:`held_out_sources` picks: the data list that holds it out whole
-    (``--test-sources S``), then each backbone on the profile's ``leave_one_source_out`` modes, trained
-    without S and evaluated on S and on the other sources' published test images."""
+    (``--test-sources S``), then each of ``backbones`` the profile's ``leave_one_source_out`` names (its
+    ``backbones``; all of them when it names none) on its ``modes``, trained without S and evaluated on S
+    and on the other sources' published test images."""
     how = profile["leave_one_source_out"]
+    backbones = [b for b in backbones if b in how.get("backbones", backbones)]
     steps = []
     for source in held_out_sources(paths.covidx, how["min_images"]):
         folder = paths.loso(source)

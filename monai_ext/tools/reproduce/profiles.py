@@ -12,7 +12,8 @@ settings), ``cls`` (the classification bundle's, on top of the bundle's ``recipe
 table trains a backbone on; all by default), ``shortcut`` (the two-hospital experiment: ``n`` images of
 ``size`` pixels, the backbone and modes trained on them, ``cls`` changes to its settings, ``recalibrate``
 and ``prior_shift`` for the new site), ``gate`` (``per_set`` images of each set the gate must refuse),
-``leave_one_source_out`` (``min_images``, ``modes``; null: not run), ``val_fraction``, ``n_bootstrap``,
+``leave_one_source_out`` (``min_images``, ``modes``, optional ``backbones``: those of the study it
+trains, all when absent; null: not run), ``val_fraction``, ``n_bootstrap``,
 ``test_sources`` (sources held out whole as the test split; null: none) and ``seed``.
 """
 
